@@ -1,0 +1,1 @@
+"""Filter banks built in NumPy, outside any trace."""

@@ -1,0 +1,1 @@
+"""Scattering transforms: time (Scattering1D), joint time-frequency, spiral."""

@@ -1,0 +1,111 @@
+"""Planning and array helpers shared by the scattering transforms.
+
+Planning (padding, border indices, averaging scale) runs in Python on static
+values; the array helpers are pure ``jax.numpy`` and batch over leading axes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import ParameterError, check_int
+from ..filters.morlet import SIGMA0, compute_temporal_support, gauss_1d
+
+__all__ = [
+    "parse_T",
+    "plan_padding",
+    "border_indices",
+    "reflect_pad",
+    "subsample_fourier",
+]
+
+
+def parse_T(T, J: int, N_input: int, *, name: str = "T") -> tuple[int, str | None]:
+    """Return ``(T, average)`` with kymatio main's semantics.
+
+    ``None`` means ``2**J`` with local averaging, ``"global"`` a global sum,
+    ``0`` no averaging (``average=None``), and an integer ``1 <= T <= N_input``
+    local averaging over ``T`` samples.
+    """
+    if T is None:
+        return 2**J, "local"
+    if isinstance(T, str):
+        if T == "global":
+            return 2**J, "global"
+        raise ParameterError(f"{name} must be None, 'global', 0 or a number >= 1, got {T!r}")
+    if isinstance(T, bool) or not isinstance(T, numbers.Real):
+        raise ParameterError(f"{name} must be None, 'global', 0 or a number >= 1, got {T!r}")
+    if T > N_input:
+        raise ParameterError(
+            f"{name}={T} exceeds the input length {N_input}; the low-pass support cannot be "
+            f"longer than the signal (pass {name}='global' for a global average)"
+        )
+    if T == 0:
+        return 2**J, None
+    if T < 1:
+        raise ParameterError(f"{name} must be 0 (no averaging) or >= 1, got {T}")
+    return int(T) if float(T).is_integer() else T, "local"
+
+
+def plan_padding(N_input: int, T) -> tuple[int, int, int]:
+    """Padded length and left/right padding, as kymatio chooses them.
+
+    The signal is padded to the next power of two above ``N_input`` plus three
+    times the support of the low-pass filter on each side, capped so that no
+    side is padded by ``N_input`` or more (reflection needs ``pad < N_input``).
+
+    Returns
+    -------
+    N_padded, pad_left, pad_right : int
+    """
+    phi_f = gauss_1d(N_input, SIGMA0 / T)
+    min_to_pad = 3 * compute_temporal_support(phi_f[None], criterion_amplitude=1e-3)
+    J_max_support = int(np.floor(np.log2(3 * N_input - 2)))
+    J_pad = min(int(np.ceil(np.log2(N_input + 2 * min_to_pad))), J_max_support)
+    N_padded = 2**J_pad
+    to_add = N_padded - N_input
+    pad_left = to_add // 2
+    pad_right = to_add - pad_left
+    if max(pad_left, pad_right) >= N_input:
+        raise ParameterError(
+            f"a signal of {N_input} samples is too short to be padded to {N_padded}"
+        )
+    return N_padded, pad_left, pad_right
+
+
+def border_indices(max_level: int, i0: int, i1: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where the unpadded signal ``[i0, i1)`` lies after subsampling by ``2**k``,
+    for ``k = 0 .. max_level`` (rounding up at both ends, as kymatio does)."""
+    start, end = [i0], [i1]
+    for _ in range(max_level):
+        start.append(start[-1] // 2 + start[-1] % 2)
+        end.append(end[-1] // 2 + end[-1] % 2)
+    return tuple(start), tuple(end)
+
+
+def reflect_pad(x: jnp.ndarray, pad_left: int, pad_right: int) -> jnp.ndarray:
+    """Pad the last axis by reflection (without repeating the edge sample)."""
+    widths = [(0, 0)] * (x.ndim - 1) + [(pad_left, pad_right)]
+    return jnp.pad(x, widths, mode="reflect")
+
+
+def subsample_fourier(x_hat: jnp.ndarray, k: int) -> jnp.ndarray:
+    """Spectrum of the signal subsampled by ``k`` (last axis): the spectrum
+    periodised ``k`` times and averaged, so ``ifft`` of the result is ``x[::k]``."""
+    if k == 1:
+        return x_hat
+    n = x_hat.shape[-1]
+    return x_hat.reshape(x_hat.shape[:-1] + (k, n // k)).mean(axis=-2)
+
+
+def log2_int(name: str, value: int) -> int:
+    """``log2(value)`` for a power of two, else a `ParameterError`."""
+    value = check_int(name, value, min=1)
+    k = int(math.log2(value))
+    if 2**k != value:
+        raise ParameterError(f"{name} must be a power of two, got {value}")
+    return k

@@ -112,7 +112,7 @@ def check_signal(
     if kind not in "fc":
         raise ParameterError(
             f"{name} must be floating point (e.g. float32), got dtype {dtype}; "
-            "convert integer PCM with jaxmusic.audio.validate or x.astype('float32') / scale"
+            "convert integer PCM with jaxmusic.audio.to_float"
         )
     n = shape[-1]
     if length is not None and n != length:

@@ -328,7 +328,8 @@ class Scattering1D:
         filt = self.filters
         n_order = len(plan.groups)
 
-        outputs: dict[tuple[int, ...], jnp.ndarray] = {}
+        pieces: list[jnp.ndarray] = []  # low-passed outputs, one array per resolution
+        order: list[tuple[int, ...]] = []  # the path of each row of the pieces
 
         def emit(K: int, u: jnp.ndarray, paths):
             # u: (B, P, M) real at resolution K
@@ -342,8 +343,8 @@ class Scattering1D:
                 s = jnp.sum(s, axis=-1, keepdims=True)
             else:
                 s = s[..., plan.ind_start[res] : plan.ind_end[res]]
-            for i, p in enumerate(paths):
-                outputs[p] = s[:, i]
+            pieces.append(s)
+            order.extend(paths)
 
         emit(0, u0[:, None], [()])
         spectra = {0: _hermitian(jnp.fft.rfft(u0, axis=-1), plan.N)[:, None]}
@@ -359,7 +360,13 @@ class Scattering1D:
                 if m + 1 < n_order:
                     spectra[K] = _hermitian(jnp.fft.rfft(u, axis=-1), u.shape[-1])
 
-        if average is None:
-            return tuple(jnp.reshape(outputs[p], batch + outputs[p].shape[-1:]) for p in plan.order_paths)
-        out = jnp.stack([outputs[p] for p in plan.order_paths], axis=1)
+        if average is None:  # one array per path, each at its own resolution
+            rows = {p: (i, r) for i, piece in enumerate(pieces) for r, p in enumerate(order[sum(q.shape[1] for q in pieces[:i]):][: piece.shape[1]])}
+            return tuple(
+                jnp.reshape(pieces[rows[p][0]][:, rows[p][1]], batch + pieces[rows[p][0]].shape[-1:])
+                for p in plan.order_paths
+            )
+        out = jnp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+        position = {p: i for i, p in enumerate(order)}
+        out = out[:, np.array([position[p] for p in plan.order_paths])]
         return jnp.reshape(out, batch + out.shape[1:])

@@ -1,0 +1,659 @@
+"""Spectral features compatible with librosa: decibels, mel spectrogram, MFCC, CQT.
+
+Every feature exists twice:
+
+* a function with librosa's name and keyword options (`melspectrogram`, `mfcc`,
+  `cqt`), which checks its arguments, fetches the cached NumPy filters and applies them;
+* a transform class (`MelSpectrogram`, `MFCC`, `CQT`): a frozen dataclass pytree whose
+  configuration is static and whose filters are array leaves, built once in NumPy.
+  ``S = MelSpectrogram(sr=16000, n_mels=64)``; ``S(y)``; ``jax.jit(S)(y)``;
+  ``jax.vmap(S)(ys)``; ``jax.jit(lambda S, y: S(y))(S, y)``.
+
+Signals are ``(..., time)``; features are ``(..., freq, frames)``. Outputs match
+librosa to floating-point accuracy for mel and MFCC; `cqt` computes every octave at
+the full sampling rate (one STFT with the longest filter's frame length) where
+librosa filters and decimates octave by octave, and agrees with it to a fraction of
+a decibel. Matrix products run at ``Precision.HIGHEST`` so that accelerators do not
+fall back to reduced-precision (TF32/bf16) matmuls.
+
+Gradients are finite everywhere, including at an all-zero input: power spectra use
+``re**2 + im**2`` (or ``jnp.abs``) and decibels clamp with ``amin`` before the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import ParameterError, check_choice, check_int, check_real, check_signal, is_concrete
+from ._pytree import pytree_dataclass, static_field
+from .filters.cqt import C1_HZ, cqt_filter_bank, cqt_frequencies
+from .filters.mel import dct_matrix, mel as mel_filters, mel_frequencies
+from .fourier import PAD_MODES, _fft_window, _real_signal, _stft_kernel, _stft_sizes, _window_key
+
+__all__ = [
+    "power_to_db",
+    "amplitude_to_db",
+    "melspectrogram",
+    "mfcc",
+    "cqt",
+    "MelSpectrogram",
+    "MFCC",
+    "CQT",
+]
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+# ---------------------------------------------------------------------- decibels
+
+
+def _check_spectrum(S: Any, name: str = "S") -> jax.Array:
+    dtype = getattr(S, "dtype", None)
+    if dtype is None:
+        if isinstance(S, numbers.Real) and not isinstance(S, bool):
+            S = np.float32(S)
+            dtype = S.dtype
+        else:
+            raise ParameterError(f"{name} must be an array, got {type(S).__name__}")
+    if np.dtype(dtype).kind not in "fc":
+        raise ParameterError(f"{name} must be floating point or complex, got dtype {dtype}")
+    if is_concrete(S):
+        arr = np.asarray(S)
+        if arr.size and not np.all(np.isfinite(arr)):
+            bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            raise ParameterError(f"{name} has {bad} NaN or inf values (shape {arr.shape})")
+    return jnp.asarray(S)
+
+
+def _check_axis(axis: Any, ndim: int) -> Any:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= a < ndim:
+            raise ParameterError(f"axis={axis!r} is out of range for an array with {ndim} axes")
+    return tuple(int(a) for a in axes)
+
+
+def _db_args(ref: Any, amin: Any, top_db: Any) -> tuple[Any, float, float | None]:
+    if not callable(ref):
+        ref = abs(check_real("ref", ref))
+    amin = check_real("amin", amin, min=0.0, strict_min=True)
+    if top_db is not None:
+        top_db = check_real("top_db", top_db, min=0.0)
+    return ref, amin, top_db
+
+
+def _power_to_db_kernel(S: jax.Array, ref: Any, amin: float, top_db: float | None, axis: Any) -> jax.Array:
+    ref_value = jnp.abs(ref(S)) if callable(ref) else ref
+    log_spec = 10.0 * jnp.log10(jnp.maximum(amin, S))
+    log_spec = log_spec - 10.0 * jnp.log10(jnp.maximum(amin, ref_value))
+    if top_db is not None:
+        peak = jnp.max(log_spec, axis=axis, keepdims=axis is not None)
+        log_spec = jnp.maximum(log_spec, peak - top_db)
+    return log_spec
+
+
+def power_to_db(
+    S: Any,
+    *,
+    ref: float | Callable = 1.0,
+    amin: float = 1e-10,
+    top_db: float | None = 80.0,
+    axis: int | tuple[int, ...] | None = None,
+) -> jax.Array:
+    """Convert a power spectrogram to decibels, as ``librosa.power_to_db``.
+
+    ``10 log10(max(amin, S)) - 10 log10(max(amin, ref))``, then floored at
+    ``top_db`` below the maximum.
+
+    Parameters
+    ----------
+    S : array, shape (...), real (complex input is replaced by its modulus)
+        Power values.
+    ref : float or callable, keyword-only
+        Reference power (0 dB), or a function of ``S`` returning it (e.g. ``jnp.max``).
+    amin : float > 0, keyword-only
+        Floor before the logarithm (default 1e-10); it also keeps gradients finite at 0.
+    top_db : float >= 0 or None, keyword-only
+        Dynamic range kept below the maximum (default 80); None keeps everything.
+    axis : int, tuple of ints or None, keyword-only
+        Axes over which the maximum for ``top_db`` is taken. None (default, librosa's
+        behaviour): the whole array. Use ``axis=(-2, -1)`` to floor each spectrogram of
+        a batch separately (what `mfcc` does, so that ``vmap`` equals a loop).
+
+    Returns
+    -------
+    S_db : jax.Array, same shape as ``S``, real
+    """
+    S = _check_spectrum(S)
+    if jnp.iscomplexobj(S):
+        S = jnp.abs(S)
+    ref, amin, top_db = _db_args(ref, amin, top_db)
+    return _power_to_db_kernel(S, ref, amin, top_db, _check_axis(axis, S.ndim))
+
+
+def amplitude_to_db(
+    S: Any,
+    *,
+    ref: float | Callable = 1.0,
+    amin: float = 1e-5,
+    top_db: float | None = 80.0,
+    axis: int | tuple[int, ...] | None = None,
+) -> jax.Array:
+    """Convert an amplitude spectrogram to decibels, as ``librosa.amplitude_to_db``.
+
+    Equal to ``power_to_db(abs(S)**2, ref=ref**2, amin=amin**2, top_db=top_db)``.
+
+    Parameters
+    ----------
+    S : array, shape (...), real or complex
+        Amplitudes (the modulus is taken).
+    ref : float or callable, keyword-only
+        Reference amplitude, or a function of ``abs(S)`` returning it.
+    amin : float > 0, keyword-only
+        Amplitude floor (default 1e-5).
+    top_db : float >= 0 or None, keyword-only
+        Default 80.
+    axis : int, tuple of ints or None, keyword-only
+        Axes of the maximum for ``top_db``; see `power_to_db`.
+
+    Returns
+    -------
+    S_db : jax.Array, same shape as ``S``, real
+    """
+    S = _check_spectrum(S)
+    ref, amin, top_db = _db_args(ref, amin, top_db)
+    magnitude = jnp.abs(S)
+    ref_power = (lambda p: jnp.abs(ref(magnitude)) ** 2) if callable(ref) else ref**2
+    return _power_to_db_kernel(jnp.square(magnitude), ref_power, amin**2, top_db, _check_axis(axis, S.ndim))
+
+
+# ---------------------------------------------------------------- mel / MFCC
+
+
+def _spectrum_power(X: jax.Array, power: float) -> jax.Array:
+    """``|X| ** power`` with finite gradients at ``X == 0`` for ``power >= 1``."""
+    if power == 2.0:
+        return jnp.square(X.real) + jnp.square(X.imag)
+    magnitude = jnp.abs(X)
+    return magnitude if power == 1.0 else magnitude**power
+
+
+def _mel_setup(
+    *, sr, n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels, fmin, fmax, htk, norm
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Check the options; return the normalised static config, the FFT window and the mel bank."""
+    sr = check_real("sr", sr, min=0.0, strict_min=True)
+    n_fft, hop_length, win_length = _stft_sizes(n_fft, hop_length, win_length)
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    power = check_real("power", power, min=0.0, strict_min=True)
+    fmin = check_real("fmin", fmin, min=0.0)
+    fmax = sr / 2.0 if fmax is None else check_real("fmax", fmax)
+    basis = mel_filters(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+    fft_window = _fft_window(window, win_length, n_fft)
+    config = dict(
+        sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+        window=_window_key(window), center=bool(center), pad_mode=pad_mode, power=power,
+        n_mels=int(n_mels), fmin=fmin, fmax=fmax, htk=bool(htk), norm=norm if norm in (None, "slaney") else float(norm),
+    )
+    return config, fft_window, basis
+
+
+def _mel_kernel(y, fft_window, mel_basis, *, n_fft, hop_length, center, pad_mode, power):
+    X = _stft_kernel(y, fft_window, n_fft=n_fft, hop_length=hop_length, center=center, pad_mode=pad_mode)
+    S = _spectrum_power(X, power)
+    return jnp.einsum("mf,...ft->...mt", jnp.asarray(mel_basis, dtype=S.dtype), S, precision=_HIGHEST)
+
+
+def _check_y(y: Any, n_fft: int, center: bool) -> jax.Array:
+    return _real_signal(y, "y", min_length=1 if center else n_fft)
+
+
+@pytree_dataclass
+class MelSpectrogram:
+    """Mel power spectrogram transform, as ``librosa.feature.melspectrogram``.
+
+    ``mel_basis @ |stft(y)| ** power`` with the filters of `jaxmusic.filters.mel.mel`.
+    Options are keyword-only and the same as `melspectrogram`; ``fft_window`` and
+    ``mel_basis`` are built from them (leave them unset).
+
+    Attributes
+    ----------
+    fft_window : jax.Array, shape (n_fft,)
+        Periodic window zero-padded to ``n_fft`` (pytree leaf).
+    mel_basis : jax.Array, shape (n_mels, 1 + n_fft // 2)
+        Mel filter bank (pytree leaf).
+    """
+
+    _: dataclasses.KW_ONLY
+    sr: float = static_field(default=22050.0)
+    n_fft: int = static_field(default=2048)
+    hop_length: int = static_field(default=512)
+    win_length: int | None = static_field(default=None)
+    window: Any = static_field(default="hann")
+    center: bool = static_field(default=True)
+    pad_mode: str = static_field(default="constant")
+    power: float = static_field(default=2.0)
+    n_mels: int = static_field(default=128)
+    fmin: float = static_field(default=0.0)
+    fmax: float | None = static_field(default=None)
+    htk: bool = static_field(default=False)
+    norm: Any = static_field(default="slaney")
+    fft_window: Any = None
+    mel_basis: Any = None
+
+    def __post_init__(self):
+        if self.fft_window is not None and self.mel_basis is not None:
+            return  # rebuilt by jax.tree_util (unflatten): leaves given, config already checked
+        config, fft_window, basis = _mel_setup(
+            sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+            window=self.window, center=self.center, pad_mode=self.pad_mode, power=self.power,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, htk=self.htk, norm=self.norm,
+        )
+        for name, value in config.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "fft_window", jnp.asarray(fft_window))
+        object.__setattr__(self, "mel_basis", jnp.asarray(basis))
+
+    def __call__(self, y: Any) -> jax.Array:
+        """Mel spectrogram of ``y``.
+
+        Parameters
+        ----------
+        y : array, shape (..., n), real floating point
+
+        Returns
+        -------
+        M : jax.Array, shape (..., n_mels, n_frames), same real dtype as ``y``
+            ``n_frames = 1 + n // hop_length`` when centred (even ``n_fft``).
+        """
+        y = _check_y(y, self.n_fft, self.center)
+        return _mel_kernel(
+            y, self.fft_window.astype(y.dtype), self.mel_basis, n_fft=self.n_fft,
+            hop_length=self.hop_length, center=self.center, pad_mode=self.pad_mode, power=self.power,
+        )
+
+    def frequencies(self) -> np.ndarray:
+        """Centre frequencies (Hz) of the mel bands, shape (n_mels,)."""
+        return mel_frequencies(self.n_mels + 2, fmin=self.fmin, fmax=self.fmax, htk=self.htk)[1:-1]
+
+
+def melspectrogram(
+    y: Any,
+    *,
+    sr: float = 22050,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    win_length: int | None = None,
+    window: Any = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    power: float = 2.0,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    htk: bool = False,
+    norm: Any = "slaney",
+) -> jax.Array:
+    """Mel-scaled power spectrogram, as ``librosa.feature.melspectrogram``.
+
+    Parameters
+    ----------
+    y : array, shape (..., n), real floating point
+    sr : float > 0, keyword-only
+        Sampling rate (default 22050).
+    n_fft, hop_length, win_length, window, center, pad_mode : keyword-only
+        STFT options, as `jaxmusic.fourier.stft` (``hop_length`` defaults to 512).
+    power : float > 0, keyword-only
+        Exponent of the magnitude (2: power, 1: energy). Default 2.
+    n_mels : int >= 1, keyword-only
+        Number of mel bands (default 128).
+    fmin, fmax, htk, norm : keyword-only
+        Mel filter options, as `jaxmusic.filters.mel.mel`.
+
+    Returns
+    -------
+    M : jax.Array, shape (..., n_mels, n_frames), same real dtype as ``y``
+
+    Raises
+    ------
+    ParameterError
+        Bad options (``n_fft <= 0``, ``hop_length <= 0``, ``fmax > sr / 2``, ``n_mels``
+        too large for ``n_fft``...), or a non-float, non-finite, 0-d or (with
+        ``center=False``) too-short signal.
+    """
+    config, fft_window, basis = _mel_setup(
+        sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+        center=center, pad_mode=pad_mode, power=power, n_mels=n_mels, fmin=fmin, fmax=fmax,
+        htk=htk, norm=norm,
+    )
+    y = _check_y(y, config["n_fft"], config["center"])
+    return _mel_kernel(
+        y, fft_window, basis, n_fft=config["n_fft"], hop_length=config["hop_length"],
+        center=config["center"], pad_mode=config["pad_mode"], power=config["power"],
+    )
+
+
+def _mfcc_setup(n_mels: int, n_mfcc: Any, dct_type: Any, norm: Any, lifter: Any) -> tuple[dict, np.ndarray]:
+    n_mfcc = check_int("n_mfcc", n_mfcc, min=1)
+    if n_mfcc > n_mels:
+        raise ParameterError(f"n_mfcc={n_mfcc} must be <= n_mels={n_mels}")
+    dct_type = check_choice("dct_type", check_int("dct_type", dct_type), (1, 2, 3))
+    check_choice("norm", norm, (None, "ortho"))
+    lifter = check_real("lifter", lifter, min=0.0)
+    basis = np.array(dct_matrix(n_mels, dct_type=dct_type, norm=norm, n_out=n_mfcc))
+    if lifter > 0:
+        basis *= (1.0 + (lifter / 2.0) * np.sin(np.pi * np.arange(1, 1 + n_mfcc) / lifter))[:, None]
+    return dict(n_mfcc=n_mfcc, dct_type=dct_type, norm=norm, lifter=lifter), basis
+
+
+def _mfcc_kernel(mel_power: jax.Array, dct_basis: Any) -> jax.Array:
+    # librosa: power_to_db(ref=1, amin=1e-10, top_db=80), then a DCT along the mel axis.
+    # The top_db floor is taken per spectrogram so that a batch equals a loop.
+    S_db = _power_to_db_kernel(mel_power, 1.0, 1e-10, 80.0, (-2, -1))
+    return jnp.einsum("km,...mt->...kt", jnp.asarray(dct_basis, dtype=S_db.dtype), S_db, precision=_HIGHEST)
+
+
+@pytree_dataclass
+class MFCC:
+    """Mel-frequency cepstral coefficients transform, as ``librosa.feature.mfcc``.
+
+    ``dct(power_to_db(mel_spectrogram, top_db=80))[:n_mfcc]`` along the mel axis, with
+    optional sinusoidal liftering folded into the DCT matrix. Options are keyword-only
+    and the same as `mfcc`.
+
+    Attributes
+    ----------
+    melspec : MelSpectrogram
+        The mel front end (a pytree child).
+    dct_basis : jax.Array, shape (n_mfcc, n_mels)
+        DCT rows (times the lifter) (pytree leaf).
+    """
+
+    _: dataclasses.KW_ONLY
+    sr: float = static_field(default=22050.0)
+    n_mfcc: int = static_field(default=20)
+    dct_type: int = static_field(default=2)
+    norm: str | None = static_field(default="ortho")
+    lifter: float = static_field(default=0.0)
+    n_fft: int = static_field(default=2048)
+    hop_length: int = static_field(default=512)
+    win_length: int | None = static_field(default=None)
+    window: Any = static_field(default="hann")
+    center: bool = static_field(default=True)
+    pad_mode: str = static_field(default="constant")
+    power: float = static_field(default=2.0)
+    n_mels: int = static_field(default=128)
+    fmin: float = static_field(default=0.0)
+    fmax: float | None = static_field(default=None)
+    htk: bool = static_field(default=False)
+    mel_norm: Any = static_field(default="slaney")
+    melspec: Any = None
+    dct_basis: Any = None
+
+    def __post_init__(self):
+        if self.melspec is not None and self.dct_basis is not None:
+            return
+        melspec = MelSpectrogram(
+            sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+            window=self.window, center=self.center, pad_mode=self.pad_mode, power=self.power,
+            n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, htk=self.htk, norm=self.mel_norm,
+        )
+        config, basis = _mfcc_setup(melspec.n_mels, self.n_mfcc, self.dct_type, self.norm, self.lifter)
+        for name in ("sr", "n_fft", "hop_length", "win_length", "window", "center", "pad_mode", "power",
+                     "n_mels", "fmin", "fmax", "htk"):
+            object.__setattr__(self, name, getattr(melspec, name))
+        object.__setattr__(self, "mel_norm", melspec.norm)
+        for name, value in config.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "melspec", melspec)
+        object.__setattr__(self, "dct_basis", jnp.asarray(basis))
+
+    def __call__(self, y: Any) -> jax.Array:
+        """MFCCs of ``y``.
+
+        Parameters
+        ----------
+        y : array, shape (..., n), real floating point
+
+        Returns
+        -------
+        M : jax.Array, shape (..., n_mfcc, n_frames), same real dtype as ``y``
+        """
+        return _mfcc_kernel(self.melspec(y), self.dct_basis)
+
+
+def mfcc(
+    y: Any,
+    *,
+    sr: float = 22050,
+    n_mfcc: int = 20,
+    dct_type: int = 2,
+    norm: str | None = "ortho",
+    lifter: float = 0,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    win_length: int | None = None,
+    window: Any = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    power: float = 2.0,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    htk: bool = False,
+    mel_norm: Any = "slaney",
+) -> jax.Array:
+    """Mel-frequency cepstral coefficients, as ``librosa.feature.mfcc``.
+
+    ``power_to_db`` of the mel power spectrogram (``ref=1``, ``amin=1e-10``,
+    ``top_db=80``), then a DCT along the mel axis, keeping ``n_mfcc`` coefficients,
+    then optional liftering ``1 + (lifter / 2) sin(pi (k + 1) / lifter)``.
+
+    Parameters
+    ----------
+    y : array, shape (..., n), real floating point
+    sr : float > 0, keyword-only
+        Default 22050.
+    n_mfcc : int in [1, n_mels], keyword-only
+        Default 20.
+    dct_type : {1, 2, 3}, keyword-only
+        Default 2.
+    norm : {'ortho', None}, keyword-only
+        DCT normalisation (default ``'ortho'``).
+    lifter : float >= 0, keyword-only
+        Cepstral liftering; 0 (default) disables it.
+    n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels, fmin, fmax, htk : keyword-only
+        Mel spectrogram options, as `melspectrogram`.
+    mel_norm : {'slaney', None} or float, keyword-only
+        The mel filters' ``norm`` (librosa's ``mel_norm``).
+
+    Returns
+    -------
+    M : jax.Array, shape (..., n_mfcc, n_frames), same real dtype as ``y``
+
+    Notes
+    -----
+    The 80 dB floor is relative to the maximum of each spectrogram (the last two
+    axes); librosa takes the maximum over the whole (multichannel) array. For a
+    single signal the two coincide.
+    """
+    config, fft_window, mel_basis = _mel_setup(
+        sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
+        center=center, pad_mode=pad_mode, power=power, n_mels=n_mels, fmin=fmin, fmax=fmax,
+        htk=htk, norm=mel_norm,
+    )
+    _, dct_basis = _mfcc_setup(config["n_mels"], n_mfcc, dct_type, norm, lifter)
+    y = _check_y(y, config["n_fft"], config["center"])
+    mel_power = _mel_kernel(
+        y, fft_window, mel_basis, n_fft=config["n_fft"], hop_length=config["hop_length"],
+        center=config["center"], pad_mode=config["pad_mode"], power=config["power"],
+    )
+    return _mfcc_kernel(mel_power, dct_basis)
+
+
+# ------------------------------------------------------------------------- CQT
+
+
+def _cqt_setup(*, sr, hop_length, fmin, n_bins, bins_per_octave, filter_scale, norm, window, scale, pad_mode):
+    hop_length = check_int("hop_length", hop_length, min=1)
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    bank = cqt_filter_bank(
+        sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave, filter_scale=filter_scale,
+        norm=norm, window=window, scale=scale,
+    )
+    config = dict(
+        sr=float(sr), hop_length=hop_length, fmin=float(bank.freqs[0]), n_bins=int(n_bins),
+        bins_per_octave=int(bins_per_octave), filter_scale=float(filter_scale),
+        norm=None if norm is None else float(norm), window=_window_key(window), scale=bool(scale),
+        pad_mode=pad_mode,
+    )
+    return config, bank
+
+
+def _cqt_kernel(y, fft_basis, *, hop_length, pad_mode):
+    n_fft = 2 * (fft_basis.shape[-1] - 1)
+    D = _stft_kernel(y, np.ones(n_fft), n_fft=n_fft, hop_length=hop_length, center=True, pad_mode=pad_mode)
+    return jnp.einsum("kf,...ft->...kt", jnp.asarray(fft_basis, dtype=D.dtype), D, precision=_HIGHEST)
+
+
+@pytree_dataclass
+class CQT:
+    """Constant-Q transform, as ``librosa.cqt`` (single resolution).
+
+    Every bin is computed at the full sampling rate: one rectangular-window STFT with
+    frames of ``n_fft`` samples (the power of two above the longest filter, 16384 for
+    C1 at 22050 Hz) and hop ``hop_length``, multiplied by the filters' spectra. Options
+    are keyword-only and the same as `cqt`.
+
+    Attributes
+    ----------
+    fft_basis : jax.Array, shape (n_bins, 1 + n_fft // 2), complex
+        Filter spectra, with the ``1 / sqrt(lengths)`` scaling folded in when
+        ``scale=True`` (pytree leaf).
+    """
+
+    _: dataclasses.KW_ONLY
+    sr: float = static_field(default=22050.0)
+    hop_length: int = static_field(default=512)
+    fmin: float | None = static_field(default=None)
+    n_bins: int = static_field(default=84)
+    bins_per_octave: int = static_field(default=12)
+    filter_scale: float = static_field(default=1.0)
+    norm: float | None = static_field(default=1.0)
+    window: Any = static_field(default="hann")
+    scale: bool = static_field(default=True)
+    pad_mode: str = static_field(default="constant")
+    fft_basis: Any = None
+
+    def __post_init__(self):
+        if self.fft_basis is not None:
+            return
+        config, bank = _cqt_setup(
+            sr=self.sr, hop_length=self.hop_length, fmin=self.fmin, n_bins=self.n_bins,
+            bins_per_octave=self.bins_per_octave, filter_scale=self.filter_scale, norm=self.norm,
+            window=self.window, scale=self.scale, pad_mode=self.pad_mode,
+        )
+        for name, value in config.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "fft_basis", jnp.asarray(bank.fft_basis))
+
+    @property
+    def n_fft(self) -> int:
+        """Frame length of the underlying STFT."""
+        return 2 * (self.fft_basis.shape[-1] - 1)
+
+    def __call__(self, y: Any) -> jax.Array:
+        """Constant-Q transform of ``y``.
+
+        Parameters
+        ----------
+        y : array, shape (..., n), real floating point
+
+        Returns
+        -------
+        C : jax.Array, shape (..., n_bins, 1 + n // hop_length), complex
+            complex64 for float32 input, complex128 for float64 input.
+        """
+        y = _check_y(y, 1, True)
+        return _cqt_kernel(y, self.fft_basis, hop_length=self.hop_length, pad_mode=self.pad_mode)
+
+    def frequencies(self) -> np.ndarray:
+        """Centre frequencies (Hz) of the bins, shape (n_bins,)."""
+        return cqt_frequencies(self.n_bins, fmin=self.fmin, bins_per_octave=self.bins_per_octave)
+
+
+def cqt(
+    y: Any,
+    *,
+    sr: float = 22050,
+    hop_length: int = 512,
+    fmin: float | None = None,
+    n_bins: int = 84,
+    bins_per_octave: int = 12,
+    filter_scale: float = 1,
+    norm: float | None = 1,
+    window: Any = "hann",
+    scale: bool = True,
+    pad_mode: str = "constant",
+) -> jax.Array:
+    """Constant-Q transform, as ``librosa.cqt`` (computed at a single resolution).
+
+    Parameters
+    ----------
+    y : array, shape (..., n), real floating point
+    sr : float > 0, keyword-only
+        Sampling rate (default 22050).
+    hop_length : int >= 1, keyword-only
+        Samples between frames (default 512).
+    fmin : float > 0 or None, keyword-only
+        Lowest bin frequency; default C1 (32.70 Hz).
+    n_bins : int >= 1, keyword-only
+        Default 84.
+    bins_per_octave : int >= 1, keyword-only
+        Default 12.
+    filter_scale : float > 0, keyword-only
+        Filter length multiplier (default 1).
+    norm : float > 0 or None, keyword-only
+        p-norm of the time-domain filters (default 1).
+    window : window specification, keyword-only
+        Window of the filters (default ``'hann'``).
+    scale : bool, keyword-only
+        Divide bin ``k`` by ``sqrt(lengths[k])`` (default True), as librosa.
+    pad_mode : {'constant', 'edge', 'reflect', 'symmetric'}, keyword-only
+        Padding of the centred frames (default zeros).
+
+    Returns
+    -------
+    C : jax.Array, shape (..., n_bins, 1 + n // hop_length), complex
+
+    Raises
+    ------
+    ParameterError
+        Bad options, a top filter above Nyquist, or a bad signal.
+
+    Notes
+    -----
+    librosa filters and decimates octave by octave (with sparsified filter spectra);
+    this function applies every filter at the full rate to frames of ``n_fft`` samples
+    (see `CQT`), which costs memory ``O(n_frames * n_fft)`` but no resampling error.
+    The two agree to a fraction of a dB on the bins that carry energy.
+    """
+    config, bank = _cqt_setup(
+        sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
+        filter_scale=filter_scale, norm=norm, window=window, scale=scale, pad_mode=pad_mode,
+    )
+    y = _check_y(y, 1, True)
+    return _cqt_kernel(y, bank.fft_basis, hop_length=config["hop_length"], pad_mode=config["pad_mode"])
+
+
+# --------------------------------------------------------------------------
+# Wavelet scalogram (`scalogram`) and the feature dispatcher (`extract`) are
+# provided by other modules of jaxmusic; they belong below this line.

@@ -9,6 +9,9 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# tinysoundfont renders soundfonts (jaxmusic.data.gm8); its pyaudio requirement is for live
+	# playback only and does not build without PortAudio headers, so install it without dependencies.
+	$(PY) -m pip install --quiet --no-deps 'tinysoundfont>=0.3'
 	touch $(STAMP)
 
 install: $(STAMP)

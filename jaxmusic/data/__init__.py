@@ -1,0 +1,37 @@
+"""Data: built-in soundfont notes, synthetic notes, loaders, splits and batches.
+
+- `gm8`: eight instrument classes rendered note by note from a sampled General
+  MIDI soundfont (TimGM6mb, shipped with pretty_midi; any .sf2/.sf3 works),
+  cached on disk.
+- `synthetic_notes`: a pure-JAX additive synthesizer of the same classes.
+- `load_folder`, `load_nsynth`: audio on disk.
+- `Dataset`: plain arrays plus metadata, in memory or memory-mapped.
+- `split_by_pitch`, `split_by_source`, `stratified_split`.
+- `batches`: fixed-shape batches sharded over the local devices.
+"""
+
+from .batches import FIELDS, batches, data_sharding
+from .dataset import Dataset, DatasetError, SkippedFileWarning, concatenate
+from .loaders import NSYNTH_FAMILIES, NSYNTH_SOURCES, load_folder, load_nsynth
+from .soundfont import (
+    GM8_ALT_PROGRAMS,
+    GM8_CLASSES,
+    GM8_PROGRAMS,
+    GM8_RANGES,
+    cache_dir,
+    default_soundfont,
+    gm8,
+    render_soundfont,
+)
+from .splits import split_by_pitch, split_by_source, stratified_split
+from .synthetic import SYNTH_PARAMS, synthetic_note, synthetic_notes
+
+__all__ = [
+    "Dataset", "DatasetError", "SkippedFileWarning", "concatenate",
+    "gm8", "render_soundfont", "default_soundfont", "cache_dir",
+    "GM8_CLASSES", "GM8_PROGRAMS", "GM8_ALT_PROGRAMS", "GM8_RANGES",
+    "synthetic_note", "synthetic_notes", "SYNTH_PARAMS",
+    "load_folder", "load_nsynth", "NSYNTH_FAMILIES", "NSYNTH_SOURCES",
+    "split_by_pitch", "split_by_source", "stratified_split",
+    "batches", "data_sharding", "FIELDS",
+]

@@ -27,7 +27,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ._checks import JaxMusicError, ParameterError, check_int
+from ._checks import ParameterError, check_int
 from .data.dataset import Dataset
 
 __all__ = ["extract", "fingerprint_dataset", "fingerprint_transform"]

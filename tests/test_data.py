@@ -1,7 +1,6 @@
 """Tests of jaxmusic.data: Dataset, gm8 (soundfont notes), synthetic notes, splits, batches."""
 
 import struct
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -316,3 +315,16 @@ def test_batches_stream_from_disk(tmp_path):
     step = jax.jit(lambda b: (b["audio"].sum(axis=1) * b["mask"]).sum())
     total = sum(float(step(b)) for b in batches(train, batch_size=4))
     np.testing.assert_allclose(total, np.asarray(train.audio).sum(), rtol=1e-4)
+
+
+def test_source_split_soundfont_against_synthetic(tmp_path):
+    kw = dict(classes=["violin", "trumpet"], pitch_step=12, velocities=(90,), duration=0.25)
+    real = gm8(cache_root=tmp_path, **kw)
+    alt = gm8(cache_root=tmp_path, programs="alt", **kw)
+    synth = synthetic_notes(jax.random.key(0), **kw)
+    assert (alt.source == "TimGM6mb:alt").all()
+    both = concatenate([real, alt, synth])
+    assert both.classes == ("violin", "trumpet")
+    train, test = split_by_source(both, test_sources="synthetic")
+    assert set(train.source.tolist()) == {"TimGM6mb", "TimGM6mb:alt"}
+    assert len(test) == len(synth) and test.class_counts() == synth.class_counts()

@@ -20,7 +20,6 @@ import inspect
 import json
 from pathlib import Path
 
-import numpy as np
 
 from .._checks import JaxMusicError, ParameterError
 

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
 from ._io import load_rows

@@ -142,7 +142,7 @@ def _note(key, label, pitch, velocity, *, sr, n_samples, n_hold, n_harmonics):
     # Noise: a band of filtered white noise that follows the note, and an onset burst.
     freqs = jnp.fft.rfftfreq(n_samples, 1.0 / sr)
     band = jnp.exp(-0.5 * (jnp.log2(jnp.maximum(freqs, 1.0) / p["noise_hz"]) / p["noise_oct"]) ** 2)
-    noise = jnp.fft.irfft(jnp.fft.rfft(white[0]) * band, n_samples)
+    noise = jnp.fft.irfft(jnp.fft.rfft(white[0]) * band.astype(jnp.complex64), n_samples)
     noise = noise / jnp.sqrt(jnp.mean(noise**2) + 1e-12)
     burst = white[1] * jnp.exp(-t / 0.015)
     y = (y + p["noise"] * noise) * attack * release + p["burst"] * v * burst

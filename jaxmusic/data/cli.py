@@ -36,7 +36,7 @@ TRANSFORMS = {
                     "jaxmusic:Scattering1D"], {"J": 6, "Q": 8}),
     "jtfs": (["jaxmusic.scattering:TimeFrequencyScattering", "jaxmusic.scattering:JTFS",
               "jaxmusic.scattering.jtfs:TimeFrequencyScattering", "jaxmusic:TimeFrequencyScattering"],
-             {"J": 6, "Q": 8}),
+             {"J": 6, "J_fr": 2, "Q": 8}),
     "spiral": (["jaxmusic.scattering:SpiralScattering", "jaxmusic.scattering.spiral:SpiralScattering",
                 "jaxmusic:SpiralScattering"], {"J": 6, "Q": 8}),
 }

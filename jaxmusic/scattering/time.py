@@ -186,6 +186,15 @@ def _hermitian(u_half: jnp.ndarray, n: int) -> jnp.ndarray:
     return jnp.concatenate([u_half, mirror], axis=-1)
 
 
+def _weighted_sum(g: jnp.ndarray, filt: jnp.ndarray) -> jnp.ndarray:
+    """``sum_c g[..., c, :] * filt[..., c, :]`` for complex ``g`` and a real filter
+    (an elementwise product, which XLA fuses; not a contraction of length ``c``)."""
+    filt = filt.astype(g.real.dtype)
+    if g.shape[-2] == 1:
+        return g[..., 0, :] * filt[..., 0, :]
+    return jnp.sum(g * filt, axis=-2)
+
+
 def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
     """Filter and subsample: ``sum_b spec[rows, block b] * filt[:, b]``.
 
@@ -201,17 +210,33 @@ def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
         g = r[:, rows]  # every block: no gather on the block axis
     else:
         g = r[:, rows[:, None], blocks]
-    return jnp.einsum("bpcm,pcm->bpm", g, filt.astype(g.real.dtype))
+    return _weighted_sum(g, filt)
 
 
-def _lowpass(u: jnp.ndarray, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """Real signals (B, P, M) -> low-passed and subsampled (B, P, M_out)."""
-    M = u.shape[-1]
+def _half_block(u_half: jnp.ndarray, M: int, b: int, m_out: int) -> jnp.ndarray:
+    """Frequencies ``b*m_out + q`` for ``q = 0 .. m_out//2`` of the full spectrum of a
+    real signal of length ``M``, read from its ``rfft`` (mirrored above ``M/2``)."""
+    lo = b * m_out
+    if lo + m_out // 2 <= M // 2:
+        return u_half[..., lo : lo + m_out // 2 + 1]
+    # indices M - lo - q, q = 0..m_out//2, all in [0, M/2]
+    hi = M - lo
+    return jnp.conj(jnp.flip(u_half[..., hi - m_out // 2 : hi + 1], axis=-1))
+
+
+def _lowpass(u_half: jnp.ndarray, M: int, blocks, filt: jnp.ndarray) -> jnp.ndarray:
+    """Low-pass and subsample real signals of length ``M`` given by their ``rfft``
+    (B, P, M//2 + 1); returns (B, P, M_out).
+
+    Only the non-negative output frequencies are formed (the output is real).
+    """
     m_out = filt.shape[-1]
-    spec = _hermitian(jnp.fft.rfft(u, axis=-1), M)
-    r = spec.reshape(spec.shape[:-1] + (M // m_out, m_out))
-    y = jnp.einsum("bpcm,cm->bpm", r[:, :, list(blocks)], filt.astype(u.dtype))
-    return jnp.fft.irfft(y[..., : m_out // 2 + 1], n=m_out, axis=-1) if m_out > 1 else y.real
+    if m_out == 1:
+        g = jnp.stack([_half_block(u_half, M, b, 1) for b in blocks], -2)
+        return _weighted_sum(g, filt).real
+    g = jnp.stack([_half_block(u_half, M, b, m_out) for b in blocks], axis=-2)
+    y = _weighted_sum(g, filt[:, : m_out // 2 + 1])
+    return jnp.fft.irfft(y, n=m_out, axis=-1)
 
 
 # --------------------------------------------------------------------- transform
@@ -331,11 +356,11 @@ class Scattering1D:
         pieces: list[jnp.ndarray] = []  # low-passed outputs, one array per resolution
         order: list[tuple[int, ...]] = []  # the path of each row of the pieces
 
-        def emit(K: int, u: jnp.ndarray, paths):
-            # u: (B, P, M) real at resolution K
+        def emit(K: int, u: jnp.ndarray, u_half, paths):
+            # u: (B, P, M) real at resolution K; u_half its rfft (None if not needed)
             if average == "local":
                 (blocks, key), = [(b, k) for KK, b, k in plan.lowpass if KK == K]
-                s = _lowpass(u, blocks, filt[key])
+                s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
                 res = plan.log2_stride
             else:
                 s, res = u, K
@@ -346,8 +371,9 @@ class Scattering1D:
             pieces.append(s)
             order.extend(paths)
 
-        emit(0, u0[:, None], [()])
-        spectra = {0: _hermitian(jnp.fft.rfft(u0, axis=-1), plan.N)[:, None]}
+        u0_half = jnp.fft.rfft(u0, axis=-1)[:, None]
+        emit(0, u0[:, None], u0_half, [()])
+        spectra = {0: _hermitian(u0_half, plan.N)}
         for m in range(n_order):
             by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
             for g in plan.groups[m]:
@@ -356,9 +382,11 @@ class Scattering1D:
             spectra = {}
             for K, paths in plan.rows[m]:
                 u = jnp.concatenate(by_K[K], axis=1) if len(by_K[K]) > 1 else by_K[K][0]
-                emit(K, u, paths)
+                need_spectrum = average == "local" or m + 1 < n_order
+                u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
+                emit(K, u, u_half, paths)
                 if m + 1 < n_order:
-                    spectra[K] = _hermitian(jnp.fft.rfft(u, axis=-1), u.shape[-1])
+                    spectra[K] = _hermitian(u_half, u.shape[-1])
 
         if average is None:  # one array per path, each at its own resolution
             rows = {p: (i, r) for i, piece in enumerate(pieces) for r, p in enumerate(order[sum(q.shape[1] for q in pieces[:i]):][: piece.shape[1]])}

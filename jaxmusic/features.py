@@ -45,6 +45,8 @@ __all__ = [
     "MelSpectrogram",
     "MFCC",
     "CQT",
+    "scalogram",
+    "extract",
 ]
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -657,3 +659,39 @@ def cqt(
 # --------------------------------------------------------------------------
 # Wavelet scalogram (`scalogram`) and the feature dispatcher (`extract`) are
 # provided by other modules of jaxmusic; they belong below this line.
+
+
+def scalogram(y: Any, *, J: int = 8, Q: int = 12, T: Any = None) -> jax.Array:
+    r"""Wavelet scalogram: the modulus of a Morlet wavelet transform, averaged over ``T``.
+
+    ``|y \star \psi_\lambda| \star \phi_T`` for the wavelets of `Scattering1D`'s
+    first order (kymatio's Morlet bank), highest frequency first. With ``T`` small
+    this is the classic scalogram; with ``T = 2**J`` it is first-order scattering.
+
+    Parameters
+    ----------
+    y : array, shape (..., n)
+        Real signal(s).
+    J : int, keyword-only
+        Log2 of the largest wavelet scale.
+    Q : int, keyword-only
+        Wavelets per octave.
+    T : int or None, keyword-only
+        Averaging scale in samples (``None``: ``2**J``); also sets the hop, ``2**floor(log2 T)``.
+
+    Returns
+    -------
+    jax.Array, shape (..., n_wavelets, n // 2**floor(log2 T))
+        See ``Scattering1D(J=J, shape=n, Q=Q, T=T, max_order=1).meta()`` for the
+        centre frequency ``xi`` (cycles per sample) of each row.
+    """
+    from .scattering.time import Scattering1D
+
+    shape = getattr(y, "shape", None)
+    if not shape:
+        raise ParameterError(f"y must be an array of shape (..., n), got {type(y).__name__} {shape}")
+    S = Scattering1D(J=J, shape=shape[-1], Q=(Q,), T=T, max_order=1)
+    return S(y)[..., 1:, :]
+
+
+from .extract import extract  # noqa: E402  (re-exported: features at scale)

@@ -1,0 +1,66 @@
+"""Matplotlib figures. Imported lazily: nothing here runs unless a figure is asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["figure_note_features"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
+    """Waveform, MFCC and first/second-order scattering of one note, saved to ``path``.
+
+    Parameters
+    ----------
+    y : array (n,)
+    sr : int
+    mfcc : array (n_mfcc, frames)
+    scat : array (n_paths, frames) of `Scattering1D`
+    meta : dict from ``Scattering1D.meta()``
+    path : str or Path (PNG)
+    """
+    plt = _pyplot()
+    y, mfcc, scat = np.asarray(y), np.asarray(mfcc), np.asarray(scat)
+    order = np.asarray(meta["order"])
+    fig, ax = plt.subplots(4, 1, figsize=(9, 11), constrained_layout=True)
+    t = np.arange(len(y)) / sr
+    ax[0].plot(t, y, lw=0.5)
+    ax[0].set(xlabel="time (s)", ylabel="amplitude", title=title or "waveform", xlim=(0, t[-1]))
+    dur = len(y) / sr
+    im = ax[1].imshow(mfcc[1:], aspect="auto", origin="lower", extent=(0, dur, 1, mfcc.shape[0]),
+                      cmap="magma")
+    ax[1].set(title="MFCC (coefficients 1 and up; c0, the log energy, would dominate the scale)",
+              xlabel="time (s)", ylabel="coefficient")
+    fig.colorbar(im, ax=ax[1])
+    s1 = scat[order == 1]
+    xi1 = np.asarray(meta["xi"])[order == 1, 0] * sr
+    im = ax[2].imshow(np.log1p(s1 / (s1.max() + 1e-12) * 1e3), aspect="auto", origin="upper",
+                      extent=(0, dur, s1.shape[0], 0), cmap="magma")
+    ticks = np.linspace(0, s1.shape[0] - 1, 6).astype(int)
+    ax[2].set_yticks(ticks + 0.5, [f"{xi1[i]:.0f}" for i in ticks])
+    ax[2].set(title="first-order scattering  |x * psi1| * phi  (log scale)", xlabel="time (s)",
+              ylabel="wavelet centre (Hz)")
+    s2 = scat[order == 2]
+    if len(s2):
+        im = ax[3].imshow(np.log1p(s2 / (s2.max() + 1e-12) * 1e3), aspect="auto", origin="upper",
+                          extent=(0, dur, s2.shape[0], 0), cmap="magma")
+        ax[3].set(title="second-order scattering  ||x * psi1| * psi2| * phi  (paths by (n1, n2))",
+                  xlabel="time (s)", ylabel="path")
+    else:
+        ax[3].axis("off")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

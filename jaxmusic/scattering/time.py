@@ -346,6 +346,10 @@ class Scattering1D:
     # -- the transform --
     def __call__(self, x: jnp.ndarray):
         check_signal(x, length=self.shape)
+        # compiled once per configuration and input shape, also when called eagerly
+        return _apply_jit(self, x)
+
+    def _apply(self, x: jnp.ndarray):
         plan, average = self._plan, self.average
         batch = x.shape[:-1]
         x = jnp.reshape(x, (-1, self.shape))
@@ -398,3 +402,6 @@ class Scattering1D:
         position = {p: i for i, p in enumerate(order)}
         out = out[:, np.array([position[p] for p in plan.order_paths])]
         return jnp.reshape(out, batch + out.shape[1:])
+
+
+_apply_jit = jax.jit(Scattering1D._apply)

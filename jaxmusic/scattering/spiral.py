@@ -509,13 +509,13 @@ class SpiralScattering:
         second-order time wavelets (default 1).
     T : int, "global" or None
         Temporal averaging: ``None`` is ``2**J``, ``"global"`` sums over time.
-    J_chroma : int or None
+    J_chroma : int or None, keyword-only
         Log2 of the width (in bins) of the chroma low-pass; the chroma wavelets are
         Andén's bank ``(J_chroma, Q=1)`` along log-frequency. ``None`` means
         ``round(log2(Q / 3))`` (2 for ``Q = 12``); ``2**J_chroma`` must not exceed ``Q``.
-    format : "time" or "joint"
+    format : "time" or "joint", keyword-only
         Output layout (see Call).
-    chunk_size : int or None
+    chunk_size : int or None, keyword-only
         Signals per chunk (``jax.lax.map`` over chunks); ``None`` sizes chunks so the
         intermediates stay near `CHUNK_BYTES`.
 
@@ -544,10 +544,10 @@ class SpiralScattering:
     shape: int = static_field()
     Q: Any = static_field()
     T: Any = static_field(default=None)
-    J_chroma: Any = static_field(default=None)
-    format: str = static_field(default="time")
-    chunk_size: Any = static_field(default=None)
-    filters: dict | None = None
+    J_chroma: Any = static_field(default=None, kw_only=True)
+    format: str = static_field(default="time", kw_only=True)
+    chunk_size: Any = static_field(default=None, kw_only=True)
+    filters: dict | None = dataclasses.field(default=None, kw_only=True)
 
     def __post_init__(self):
         J = check_int("J", self.J, min=0)

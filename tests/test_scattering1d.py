@@ -261,3 +261,10 @@ def test_bad_signal(small, x, match):
     S, _ = small
     with pytest.raises(ParameterError, match=match):
         S(x if isinstance(x, list) else jnp.asarray(x) if np.ndim(x) else x)
+
+
+def test_strict_dtype_promotion(small):
+    S, x = small
+    with jax.numpy_dtype_promotion("strict"):
+        y = jax.jit(S)(x + 0)
+    assert y.dtype == jnp.float32

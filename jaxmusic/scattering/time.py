@@ -186,31 +186,27 @@ def _hermitian(u_half: jnp.ndarray, n: int) -> jnp.ndarray:
     return jnp.concatenate([u_half, mirror], axis=-1)
 
 
-def _weighted_sum(g: jnp.ndarray, filt: jnp.ndarray) -> jnp.ndarray:
-    """``sum_c g[..., c, :] * filt[..., c, :]`` for complex ``g`` and a real filter
-    (an elementwise product, which XLA fuses; not a contraction of length ``c``)."""
-    filt = filt.astype(g.real.dtype)
-    if g.shape[-2] == 1:
-        return g[..., 0, :] * filt[..., 0, :]
-    return jnp.sum(g * filt, axis=-2)
+def _scale(z: jnp.ndarray, f: jnp.ndarray) -> jnp.ndarray:
+    """Complex ``z`` times real ``f`` (broadcast), without promoting ``f`` to complex."""
+    f = f.astype(z.real.dtype)
+    return jax.lax.complex(z.real * f, z.imag * f)
 
 
 def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """Filter and subsample: ``sum_b spec[rows, block b] * filt[:, b]``.
+    """Filter and subsample: ``sum_b spec[row, :, block b] * filt[:, b]``.
 
-    spec: (B, P_src, M) full spectra; filt: (P, c, M_out) filter blocks already
-    divided by the subsampling factor. Returns (B, P, M_out).
+    spec: (P_src, B, M) full spectra; filt: (P, c, M_out) filter blocks already
+    divided by the subsampling factor. Returns (P, B, M_out).
+    Paths come first so that each gathered block is a contiguous run of memory.
     """
-    B, _, M = spec.shape
+    _, B, M = spec.shape
     P, c, m_out = filt.shape
-    r = spec.reshape(B, -1, M // m_out, m_out)
-    rows = np.asarray(rows)
-    blocks = np.asarray(blocks)
-    if c == M // m_out and np.all(blocks == np.arange(c)):
-        g = r[:, rows]  # every block: no gather on the block axis
-    else:
-        g = r[:, rows[:, None], blocks]
-    return _weighted_sum(g, filt)
+    r = spec.reshape(spec.shape[0], B, M // m_out, m_out)
+    rows, blocks = np.asarray(rows), np.asarray(blocks)
+    if c == 1:
+        return _scale(r[rows, :, blocks[:, 0]], filt[:, 0, None, :])
+    g = r[rows[:, None], :, blocks]  # (P, c, B, m_out)
+    return jnp.sum(_scale(g, filt[:, :, None, :]), axis=1)
 
 
 def _half_block(u_half: jnp.ndarray, M: int, b: int, m_out: int) -> jnp.ndarray:
@@ -226,17 +222,14 @@ def _half_block(u_half: jnp.ndarray, M: int, b: int, m_out: int) -> jnp.ndarray:
 
 def _lowpass(u_half: jnp.ndarray, M: int, blocks, filt: jnp.ndarray) -> jnp.ndarray:
     """Low-pass and subsample real signals of length ``M`` given by their ``rfft``
-    (B, P, M//2 + 1); returns (B, P, M_out).
+    (..., M//2 + 1); returns (..., M_out).
 
     Only the non-negative output frequencies are formed (the output is real).
     """
     m_out = filt.shape[-1]
-    if m_out == 1:
-        g = jnp.stack([_half_block(u_half, M, b, 1) for b in blocks], -2)
-        return _weighted_sum(g, filt).real
-    g = jnp.stack([_half_block(u_half, M, b, m_out) for b in blocks], axis=-2)
-    y = _weighted_sum(g, filt[:, : m_out // 2 + 1])
-    return jnp.fft.irfft(y, n=m_out, axis=-1)
+    h = m_out // 2 + 1
+    y = sum(_scale(_half_block(u_half, M, b, m_out), filt[i, :h]) for i, b in enumerate(blocks))
+    return y.real if m_out == 1 else jnp.fft.irfft(y, n=m_out, axis=-1)
 
 
 # --------------------------------------------------------------------- transform
@@ -353,15 +346,15 @@ class Scattering1D:
         plan, average = self._plan, self.average
         batch = x.shape[:-1]
         x = jnp.reshape(x, (-1, self.shape))
-        u0 = reflect_pad(x, plan.pad_left, plan.pad_right)
+        u0 = reflect_pad(x, plan.pad_left, plan.pad_right)[None]  # (paths, batch, time)
         filt = self.filters
         n_order = len(plan.groups)
 
-        pieces: list[jnp.ndarray] = []  # low-passed outputs, one array per resolution
+        pieces: list[jnp.ndarray] = []  # outputs, one (P, B, frames) array per resolution
         order: list[tuple[int, ...]] = []  # the path of each row of the pieces
 
         def emit(K: int, u: jnp.ndarray, u_half, paths):
-            # u: (B, P, M) real at resolution K; u_half its rfft (None if not needed)
+            # u: (P, B, M) real at resolution K; u_half its rfft (None if not needed)
             if average == "local":
                 (blocks, key), = [(b, k) for KK, b, k in plan.lowpass if KK == K]
                 s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
@@ -375,8 +368,8 @@ class Scattering1D:
             pieces.append(s)
             order.extend(paths)
 
-        u0_half = jnp.fft.rfft(u0, axis=-1)[:, None]
-        emit(0, u0[:, None], u0_half, [()])
+        u0_half = jnp.fft.rfft(u0, axis=-1)
+        emit(0, u0, u0_half, [()])
         spectra = {0: _hermitian(u0_half, plan.N)}
         for m in range(n_order):
             by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
@@ -385,22 +378,25 @@ class Scattering1D:
                 by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
             spectra = {}
             for K, paths in plan.rows[m]:
-                u = jnp.concatenate(by_K[K], axis=1) if len(by_K[K]) > 1 else by_K[K][0]
+                u = jnp.concatenate(by_K[K], axis=0) if len(by_K[K]) > 1 else by_K[K][0]
                 need_spectrum = average == "local" or m + 1 < n_order
                 u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
                 emit(K, u, u_half, paths)
                 if m + 1 < n_order:
                     spectra[K] = _hermitian(u_half, u.shape[-1])
 
+        where = {}
+        for piece in pieces:
+            for r in range(piece.shape[0]):
+                where[order[len(where)]] = (piece, r)
         if average is None:  # one array per path, each at its own resolution
-            rows = {p: (i, r) for i, piece in enumerate(pieces) for r, p in enumerate(order[sum(q.shape[1] for q in pieces[:i]):][: piece.shape[1]])}
             return tuple(
-                jnp.reshape(pieces[rows[p][0]][:, rows[p][1]], batch + pieces[rows[p][0]].shape[-1:])
+                jnp.reshape(where[p][0][where[p][1]], batch + where[p][0].shape[-1:])
                 for p in plan.order_paths
             )
-        out = jnp.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+        out = jnp.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
         position = {p: i for i, p in enumerate(order)}
-        out = out[:, np.array([position[p] for p in plan.order_paths])]
+        out = jnp.moveaxis(out[np.array([position[p] for p in plan.order_paths])], 0, 1)
         return jnp.reshape(out, batch + out.shape[1:])
 
 

@@ -9,6 +9,7 @@ filter banks in `jaxmusic.filters`, audio I/O in `jaxmusic.audio`, data sets in
 from . import audio, data, features, fourier, geometry
 from ._checks import AudioError, JaxMusicError, ParameterError
 from .data.dataset import DatasetError
+from .scattering.spiral import SpiralScattering
 from .scattering.time import Scattering1D
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "AudioError",
     "DatasetError",
     "Scattering1D",
+    "SpiralScattering",
     "audio",
     "data",
     "features",

@@ -109,7 +109,7 @@ from ..filters.morlet import (
     scattering_filter_bank,
 )
 from ._common import parse_T, reflect_pad
-from .time import SUPPORT_TOL, _blocks, _half_block, _hermitian
+from .time import SUPPORT_TOL, _blocks, _lowpass, _scale, gather_paths, scatter_orders
 from .time import _build as _build_time
 
 __all__ = ["SpiralScattering", "chroma_filter_bank", "octave_filter_bank", "CHUNK_BYTES"]
@@ -344,81 +344,11 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
 
 
 # ------------------------------------------------------------------ array kernels
-# Strict-promotion-safe versions of time.py's ``_weighted_sum``, ``_fold`` and
-# ``_lowpass`` (same arithmetic: a complex array times a real filter is formed as
-# ``complex(re * f, im * f)``, which is what ``g * f`` computes, without the implicit
-# float -> complex promotion that ``jax_numpy_dtype_promotion="strict"`` rejects).
-def _times_real(g: jnp.ndarray, f: jnp.ndarray) -> jnp.ndarray:
-    f = f.astype(g.real.dtype)
-    if jnp.iscomplexobj(g):
-        return jax.lax.complex(g.real * f, g.imag * f)
-    return g * f
-
-
-def _weighted_sum(g: jnp.ndarray, filt: jnp.ndarray) -> jnp.ndarray:
-    if g.shape[-2] == 1:
-        return _times_real(g[..., 0, :], filt[..., 0, :])
-    return jnp.sum(_times_real(g, filt), axis=-2)
-
-
-def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """``sum_b spec[rows, block b] * filt[:, b]`` (as ``time._fold``): (B, P, M_out)."""
-    B, _, M = spec.shape
-    _, c, m_out = filt.shape
-    r = spec.reshape(B, -1, M // m_out, m_out)
-    rows, blocks = np.asarray(rows), np.asarray(blocks)
-    if c == M // m_out and np.all(blocks == np.arange(c)):
-        g = r[:, rows]
-    else:
-        g = r[:, rows[:, None], blocks]
-    return _weighted_sum(g, filt)
-
-
-def _lowpass(u_half: jnp.ndarray, M: int, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """Low-pass and subsample real signals given by their ``rfft`` (as ``time._lowpass``)."""
-    m_out = filt.shape[-1]
-    if m_out == 1:
-        g = jnp.stack([_half_block(u_half, M, b, 1) for b in blocks], -2)
-        return _weighted_sum(g, filt).real
-    g = jnp.stack([_half_block(u_half, M, b, m_out) for b in blocks], axis=-2)
-    y = _weighted_sum(g, filt[:, : m_out // 2 + 1])
-    return jnp.fft.irfft(y, n=m_out, axis=-1)
-
-
 def _first_order(tplan, average, filt, x):
-    """Order 0 and 1 exactly as Scattering1D computes them (same helpers, same
-    order of operations), plus the first-order full spectra by resolution."""
-    N = tplan.N
-    u0 = reflect_pad(x, tplan.pad_left, tplan.pad_right)
-    pieces, order = [], []
-
-    def emit(K, u, u_half, paths):
-        if average == "local":
-            ((blocks, key),) = [(b, k) for KK, b, k in tplan.lowpass if KK == K]
-            s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
-            s = s[..., tplan.ind_start[tplan.log2_stride] : tplan.ind_end[tplan.log2_stride]]
-        else:
-            s = jnp.sum(u, axis=-1, keepdims=True)
-        pieces.append(s)
-        order.extend(paths)
-
-    u0_half = jnp.fft.rfft(u0, axis=-1)[:, None]
-    emit(0, u0[:, None], u0_half, [()])
-    spec0 = _hermitian(u0_half, N)
-    by_K: dict[int, list] = {}
-    for g in tplan.groups[0]:
-        y = _fold(spec0, g.rows, g.blocks, filt[g.key])
-        by_K.setdefault(g.src + g.k, []).append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
-    spectra = {}
-    for K, paths in tplan.rows[0]:
-        u = jnp.concatenate(by_K[K], axis=1) if len(by_K[K]) > 1 else by_K[K][0]
-        u_half = jnp.fft.rfft(u, axis=-1)
-        emit(K, u, u_half, paths)
-        spectra[K] = _hermitian(u_half, u.shape[-1])
-    out = jnp.concatenate(pieces, axis=1)
-    position = {p: i for i, p in enumerate(order)}
-    out = out[:, np.array([position[p] for p in tplan.order_paths])]
-    return out, spectra
+    """Orders 0 and 1, computed by Scattering1D's own kernel, in its path order
+    (B, P01, frames), plus the first-order full spectra by resolution (P, B, M)."""
+    pieces, order, spectra = scatter_orders(tplan, average, filt, x, 1, keep_spectra=True)
+    return gather_paths(pieces, order, tplan.order_paths), {K: v[0] for K, v in spectra.items()}
 
 
 def _complex(re, im):
@@ -430,15 +360,15 @@ def _spiral_order2(plan: _Plan, o2: _Order2, spectra, filt) -> jnp.ndarray:
     tplan = plan.time
     parts = []
     for s in o2.srcs:
-        spec = spectra[s.K1]
-        B, _, M = spec.shape
+        spec = spectra[s.K1]  # (P, B, M)
+        _, B, M = spec.shape
         f = filt[s.key]
         m_out = f.shape[-1]
-        r = spec[:, np.array(s.rows)].reshape(B, len(s.rows), M // m_out, m_out)
+        r = spec[np.array(s.rows)].reshape(len(s.rows), B, M // m_out, m_out)
         if len(s.blocks) != M // m_out or s.blocks != tuple(range(M // m_out)):
             r = r[:, :, np.array(s.blocks)]
-        parts.append(_weighted_sum(r, f))
-    V = jnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]  # (B, n_in, M2)
+        parts.append(jnp.sum(_scale(r, f), axis=2))  # f: (c, m_out), shared by the rows
+    V = jnp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]  # (n_in, B, M2)
     M2 = V.shape[-1]
     if o2.band is not None:
         lo, width = o2.band
@@ -447,8 +377,8 @@ def _spiral_order2(plan: _Plan, o2: _Order2, spectra, filt) -> jnp.ndarray:
     # chroma stage: one real matrix product for the low-pass and both spins of each wavelet
     C = filt[o2.chroma_key].astype(V.real.dtype)  # (1 + 2n, n_e, n_in)
     n = (C.shape[0] - 1) // 2
-    Zr = jnp.einsum("rea,bam->brem", C, V.real)
-    Zi = jnp.einsum("rea,bam->brem", C, V.imag)
+    Zr = jnp.einsum("rea,abm->brem", C, V.real)
+    Zi = jnp.einsum("rea,abm->brem", C, V.imag)
     z0 = _complex(Zr[:, :1], Zi[:, :1])
     if n:
         Ar, Ai, Br, Bi = Zr[:, 1 : 1 + n], Zi[:, 1 : 1 + n], Zr[:, 1 + n :], Zi[:, 1 + n :]

@@ -346,58 +346,71 @@ class Scattering1D:
         plan, average = self._plan, self.average
         batch = x.shape[:-1]
         x = jnp.reshape(x, (-1, self.shape))
-        u0 = reflect_pad(x, plan.pad_left, plan.pad_right)[None]  # (paths, batch, time)
-        filt = self.filters
-        n_order = len(plan.groups)
-
-        pieces: list[jnp.ndarray] = []  # outputs, one (P, B, frames) array per resolution
-        order: list[tuple[int, ...]] = []  # the path of each row of the pieces
-
-        def emit(K: int, u: jnp.ndarray, u_half, paths):
-            # u: (P, B, M) real at resolution K; u_half its rfft (None if not needed)
-            if average == "local":
-                (blocks, key), = [(b, k) for KK, b, k in plan.lowpass if KK == K]
-                s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
-                res = plan.log2_stride
-            else:
-                s, res = u, K
-            if average == "global":
-                s = jnp.sum(s, axis=-1, keepdims=True)
-            else:
-                s = s[..., plan.ind_start[res] : plan.ind_end[res]]
-            pieces.append(s)
-            order.extend(paths)
-
-        u0_half = jnp.fft.rfft(u0, axis=-1)
-        emit(0, u0, u0_half, [()])
-        spectra = {0: _hermitian(u0_half, plan.N)}
-        for m in range(n_order):
-            by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
-            for g in plan.groups[m]:
-                y = _fold(spectra[g.src], g.rows, g.blocks, filt[g.key])
-                by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
-            spectra = {}
-            for K, paths in plan.rows[m]:
-                u = jnp.concatenate(by_K[K], axis=0) if len(by_K[K]) > 1 else by_K[K][0]
-                need_spectrum = average == "local" or m + 1 < n_order
-                u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
-                emit(K, u, u_half, paths)
-                if m + 1 < n_order:
-                    spectra[K] = _hermitian(u_half, u.shape[-1])
-
-        where = {}
-        for piece in pieces:
-            for r in range(piece.shape[0]):
-                where[order[len(where)]] = (piece, r)
+        pieces, order, _ = scatter_orders(plan, average, self.filters, x, len(plan.groups))
         if average is None:  # one array per path, each at its own resolution
+            where = {p: (piece, r) for piece, paths in zip(pieces, order) for r, p in enumerate(paths)}
             return tuple(
                 jnp.reshape(where[p][0][where[p][1]], batch + where[p][0].shape[-1:])
                 for p in plan.order_paths
             )
-        out = jnp.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
-        position = {p: i for i, p in enumerate(order)}
-        out = jnp.moveaxis(out[np.array([position[p] for p in plan.order_paths])], 0, 1)
+        out = gather_paths(pieces, order, plan.order_paths)
         return jnp.reshape(out, batch + out.shape[1:])
+
+
+def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: int, *,
+                   keep_spectra: bool = False):
+    """Scattering of orders ``0 .. n_order`` of signals ``x`` (B, shape).
+
+    Returns ``(pieces, order, spectra)``: ``pieces`` are (P, B, frames) arrays, one
+    per resolution and order, ``order[i]`` the paths of the rows of ``pieces[i]``,
+    and ``spectra`` (when ``keep_spectra``) the full spectra (P, B, M) of the last
+    order's moduli by resolution ``K``, with their paths: ``{K: (spectrum, paths)}``.
+    The other transforms (spiral, joint) build their own higher orders on these.
+    """
+    u0 = reflect_pad(x, plan.pad_left, plan.pad_right)[None]  # (paths, batch, time)
+    pieces: list[jnp.ndarray] = []
+    order: list[tuple[tuple[int, ...], ...]] = []
+
+    def emit(K: int, u: jnp.ndarray, u_half, paths):
+        # u: (P, B, M) real at resolution K; u_half its rfft (None if not needed)
+        if average == "local":
+            (blocks, key), = [(b, k) for KK, b, k in plan.lowpass if KK == K]
+            s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
+            res = plan.log2_stride
+        else:
+            s, res = u, K
+        if average == "global":
+            s = jnp.sum(s, axis=-1, keepdims=True)
+        else:
+            s = s[..., plan.ind_start[res] : plan.ind_end[res]]
+        pieces.append(s)
+        order.append(tuple(paths))
+
+    u0_half = jnp.fft.rfft(u0, axis=-1)
+    emit(0, u0, u0_half, [()])
+    spectra = {0: (_hermitian(u0_half, plan.N), ((),))}
+    for m in range(n_order):
+        by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
+        for g in plan.groups[m]:
+            y = _fold(spectra[g.src][0], g.rows, g.blocks, filt[g.key])
+            by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
+        spectra = {}
+        last = m + 1 == n_order
+        for K, paths in plan.rows[m]:
+            u = jnp.concatenate(by_K[K], axis=0) if len(by_K[K]) > 1 else by_K[K][0]
+            need_spectrum = average == "local" or not last or keep_spectra
+            u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
+            emit(K, u, u_half, paths)
+            if not last or keep_spectra:
+                spectra[K] = (_hermitian(u_half, u.shape[-1]), paths)
+    return pieces, order, spectra
+
+
+def gather_paths(pieces, order, paths) -> jnp.ndarray:
+    """Stack the rows of ``pieces`` (P, B, frames) for ``paths``, in that order: (B, n, frames)."""
+    out = jnp.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+    position = {p: i for i, p in enumerate(q for o in order for q in o)}
+    return jnp.moveaxis(out[np.array([position[p] for p in paths])], 0, 1)
 
 
 _apply_jit = jax.jit(Scattering1D._apply)

@@ -198,3 +198,18 @@ def test_bad_input():
         S(jnp.zeros(300).at[7].set(jnp.nan))
     with pytest.raises(ParameterError, match="real floating point"):
         S(jnp.zeros(300, jnp.complex64))
+
+
+def test_signature_and_pytree_round_trip():
+    import inspect
+
+    params = inspect.signature(TimeFrequencyScattering).parameters
+    assert list(params)[:5] == ["J", "J_fr", "shape", "Q", "T"]
+    for name in ("Q_fr", "F", "stride", "stride_fr", "format", "chunk_size", "filters"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+    S = TimeFrequencyScattering(4, 2, 300, (4, 2), None, Q_fr=2)
+    leaves, tree = jax.tree_util.tree_flatten(S)
+    assert all(isinstance(leaf, jax.Array) for leaf in leaves)
+    S2 = jax.tree_util.tree_unflatten(tree, leaves)
+    x = jnp.ones(300)
+    np.testing.assert_array_equal(np.asarray(S2(x)), np.asarray(S(x)))

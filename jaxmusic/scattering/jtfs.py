@@ -769,6 +769,11 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
 class TimeFrequencyScattering:
     r"""Joint time-frequency scattering, kymatio-compatible (``kymatio`` main branch).
 
+    ``TimeFrequencyScattering(J, J_fr, shape, Q=1, T=None, *, Q_fr=1, F=None,
+    stride=None, stride_fr=None, format="time", chunk_size=None)``: the options
+    after ``T`` are keyword-only, since kymatio orders its positional arguments
+    differently (``J, J_fr, Q, shape, T, stride, Q_fr, ...``).
+
     Parameters
     ----------
     J : int
@@ -819,13 +824,13 @@ class TimeFrequencyScattering:
     shape: int = static_field()
     Q: Any = static_field(default=1)
     T: Any = static_field(default=None)
-    Q_fr: Any = static_field(default=1)
-    F: Any = static_field(default=None)
-    stride: Any = static_field(default=None)
-    stride_fr: Any = static_field(default=None)
-    format: str = static_field(default="time")
-    chunk_size: Any = static_field(default=None)
-    filters: dict | None = None
+    Q_fr: Any = static_field(default=1, kw_only=True)
+    F: Any = static_field(default=None, kw_only=True)
+    stride: Any = static_field(default=None, kw_only=True)
+    stride_fr: Any = static_field(default=None, kw_only=True)
+    format: str = static_field(default="time", kw_only=True)
+    chunk_size: Any = static_field(default=None, kw_only=True)
+    filters: dict | None = dataclasses.field(default=None, kw_only=True)
 
     def __post_init__(self):
         J = check_int("J", self.J, min=0)

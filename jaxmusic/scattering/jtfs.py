@@ -947,7 +947,8 @@ class TimeFrequencyScattering:
         Returns
         -------
         array, shape (..., n_paths, n_frames) for ``format="time"`` or
-        (..., n_paths, n_freq, n_frames) for ``format="joint"``, dtype of ``x``.
+        (..., n_paths, n_freq, n_frames) for ``format="joint"``, dtype of ``x``
+        (float32 for half-precision input, which is computed in float32).
         """
         check_signal(x, length=self.shape)
         if jnp.dtype(x.dtype).itemsize < 4:  # half precision: compute in float32

@@ -64,11 +64,13 @@ def test_conventions(qualname, name, obj):
     "make",
     [
         lambda: jaxmusic.Scattering1D(J=4, shape=256, Q=(2, 1)),
+        lambda: jaxmusic.TimeFrequencyScattering(J=4, J_fr=1, shape=256, Q=(2, 1)),
+        lambda: jaxmusic.SpiralScattering(J=5, shape=512, Q=4),
         lambda: features.MelSpectrogram(sr=8000, n_fft=256, n_mels=16),
         lambda: features.MFCC(sr=8000, n_fft=256, n_mels=16, n_mfcc=8),
         lambda: features.CQT(sr=8000, n_bins=12, fmin=200.0),
     ],
-    ids=["Scattering1D", "MelSpectrogram", "MFCC", "CQT"],
+    ids=["Scattering1D", "TimeFrequencyScattering", "SpiralScattering", "MelSpectrogram", "MFCC", "CQT"],
 )
 def test_transforms_are_pytrees(make):
     t = make()

@@ -164,7 +164,7 @@ def test_meta_shapes_and_spins():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(J=4, J_fr=5, shape=300, Q=4), r"J_fr=5.*20"),
+        (dict(J=4, J_fr=14, shape=300, Q=4), r"J_fr=14 is too large for the 20 first-order paths.*use J_fr <= 12"),
         (dict(J=4, J_fr=-1, shape=300), r"J_fr must be >= 0, got -1"),
         (dict(J=4, J_fr=2, shape=300, Q=4, F=21), r"F=21 exceeds the input length 20"),
         (dict(J=4, J_fr=2, shape=300, format="image"), r"format must be 'time' or 'joint', got 'image'"),
@@ -213,3 +213,13 @@ def test_signature_and_pytree_round_trip():
     S2 = jax.tree_util.tree_unflatten(tree, leaves)
     x = jnp.ones(300)
     np.testing.assert_array_equal(np.asarray(S2(x)), np.asarray(S(x)))
+
+
+@pytest.mark.parametrize("cfg", [dict(J=6, J_fr=3, Q=1), dict(J=4, J_fr=5, Q=2)])
+def test_J_fr_beyond_the_number_of_paths_is_accepted_like_kymatio(cfg):
+    # kymatio main accepts 2**J_fr > (J + 1) * Q1 (the frequential filters then
+    # span the whole padded axis); the output stays finite and well-formed
+    S = TimeFrequencyScattering(shape=1024, **cfg)
+    y = S(jnp.asarray(np.random.default_rng(0).standard_normal(1024), jnp.float32))
+    assert y.shape == (S.output_size(), 1024 // 2 ** cfg["J"])
+    assert bool(jnp.all(jnp.isfinite(y)))

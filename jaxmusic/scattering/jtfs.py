@@ -83,6 +83,9 @@ from .time import SUPPORT_TOL
 
 __all__ = ["TimeFrequencyScattering"]
 
+#: Largest padded log-frequency axis (rows) a plan may ask for.
+MAX_FREQUENTIAL_ROWS = 2**15
+
 #: Memory target (bytes) of the intermediates of one chunk of signals, per backend.
 CHUNK_BYTES = {"cpu": 512 << 20}
 CHUNK_BYTES_DEFAULT = 4 << 30
@@ -383,12 +386,6 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
 
     # ---- frequential configuration (kymatio's TimeFrequencyScatteringBase)
     N_input_fr = (J + 1) * Q[0]
-    if 2**J_fr > N_input_fr:
-        raise ParameterError(
-            f"J_fr={J_fr}: frequential wavelets of scale 2**J_fr = {2**J_fr} first-order paths "
-            f"exceed the (J + 1) * Q[0] = {N_input_fr} first-order paths of J={J}, Q={Q[0]}; "
-            f"use J_fr <= {int(math.floor(math.log2(N_input_fr)))}"
-        )
     F_val, average_fr = parse_T(F, J_fr, N_input_fr, name="F")
     if average_fr is not None and float(F_val) != int(F_val):
         raise ParameterError(f"F must be an integer (a number of first-order paths), got {F!r}")
@@ -405,6 +402,15 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
             "format='joint' needs frequential averaging, got F=0; use format='time' or F >= 1"
         )
     N_fr = frequential_padding(N_input_fr, J_fr, F_val)
+    if N_fr > MAX_FREQUENTIAL_ROWS:
+        # kymatio accepts any J_fr, padding the log-frequency axis to about 8 * 2**J_fr rows;
+        # past this size the frequential wavelets dwarf the (J + 1) * Q[0] first-order paths
+        raise ParameterError(
+            f"J_fr={J_fr} is too large for the {N_input_fr} first-order paths of J={J}, "
+            f"Q={Q[0]}: the log-frequency axis would be padded to {N_fr} rows "
+            f"(at most {MAX_FREQUENTIAL_ROWS}); use J_fr <= "
+            f"{max(j for j in range(20) if frequential_padding(N_input_fr, j, 2**j) <= MAX_FREQUENTIAL_ROWS)}"
+        )
     if average_fr == "local" and N_fr % 2**log2_stride_fr:
         raise ParameterError(
             f"stride_fr={2**log2_stride_fr} (from F={F_val}, stride_fr={stride_fr}) does not divide "
@@ -780,7 +786,9 @@ class TimeFrequencyScattering:
         Log2 of the largest temporal wavelet scale (and of the default ``T``).
     J_fr : int
         Log2 of the largest frequential wavelet scale, in first-order paths;
-        ``2**J_fr`` may not exceed ``(J + 1) * Q[0]``.
+        Any ``J_fr >= 0`` that kymatio accepts, as long as the padded
+        log-frequency axis (about ``8 * 2**J_fr`` rows) stays within
+        ``MAX_FREQUENTIAL_ROWS``.
     shape : int
         Length of the input signals (any length; padded internally).
     Q : int or tuple of int

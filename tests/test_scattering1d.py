@@ -268,3 +268,17 @@ def test_strict_dtype_promotion(small):
     with jax.numpy_dtype_promotion("strict"):
         y = jax.jit(S)(x + 0)
     assert y.dtype == jnp.float32
+
+
+def test_batches_in_chains_equal_one_batch():
+    # on CPU a batch runs as independent chains of signals, and beyond one step
+    # through lax.map with zero padding: every signal must come out as if alone
+    from jaxmusic.scattering import time as time_module
+
+    S = Scattering1D(J=4, shape=256, Q=(2, 1))
+    x = jnp.asarray(np.random.default_rng(3).standard_normal((37, 256)), jnp.float32)
+    y = jax.jit(S)(x)
+    assert y.shape[0] == 37 > time_module.CPU_CHAIN * time_module.CPU_LANES
+    np.testing.assert_allclose(y, np.stack([S(xi[None])[0] for xi in x[:5]] + list(y[5:])),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(y[-3:], jnp.stack([S(xi) for xi in x[-3:]]), rtol=1e-5, atol=1e-7)

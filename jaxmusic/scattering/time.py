@@ -346,15 +346,45 @@ class Scattering1D:
         plan, average = self._plan, self.average
         batch = x.shape[:-1]
         x = jnp.reshape(x, (-1, self.shape))
-        pieces, order, _ = scatter_orders(plan, average, self.filters, x, len(plan.groups))
         if average is None:  # one array per path, each at its own resolution
+            pieces, order, _ = scatter_orders(plan, average, self.filters, x, len(plan.groups))
             where = {p: (piece, r) for piece, paths in zip(pieces, order) for r, p in enumerate(paths)}
             return tuple(
                 jnp.reshape(where[p][0][where[p][1]], batch + where[p][0].shape[-1:])
                 for p in plan.order_paths
             )
-        out = gather_paths(pieces, order, plan.order_paths)
+
+        def scatter(xx):
+            pieces, order, _ = scatter_orders(plan, average, self.filters, xx, len(plan.groups))
+            return gather_paths(pieces, order, plan.order_paths)
+
+        out = in_chains(scatter, x)
         return jnp.reshape(out, batch + out.shape[1:])
+
+
+#: On CPU, signals per independent chain of operations and chains per step (see `in_chains`).
+CPU_CHAIN, CPU_LANES = 2, 16
+
+
+def in_chains(f, x: jnp.ndarray) -> jnp.ndarray:
+    """``f(x)`` for a batch ``x`` (B, ...), computed in independent chains on CPU.
+
+    XLA's CPU runtime runs independent operations concurrently but each FFT on one
+    thread, and small working sets stay in cache: so on CPU the batch is cut into
+    chains of `CPU_CHAIN` signals, `CPU_LANES` chains traced side by side, and
+    ``lax.map`` steps over larger batches. Elsewhere ``f`` sees the whole batch.
+    """
+    B = x.shape[0]
+    if jax.default_backend() != "cpu" or B <= CPU_CHAIN:
+        return f(x)
+    step = CPU_CHAIN * CPU_LANES
+    if B <= step:
+        cuts = list(range(0, B, CPU_CHAIN))
+        return jnp.concatenate([f(x[i : i + CPU_CHAIN]) for i in cuts], axis=0)
+    n_steps = -(-B // step)
+    xp = jnp.concatenate([x, jnp.zeros((n_steps * step - B,) + x.shape[1:], x.dtype)])
+    y = jax.lax.map(lambda xs: in_chains(f, xs), xp.reshape((n_steps, step) + x.shape[1:]))
+    return y.reshape((n_steps * step,) + y.shape[2:])[:B]
 
 
 def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: int, *,

@@ -16,12 +16,20 @@ from .._checks import ParameterError, check_int
 from ..filters.morlet import SIGMA0, compute_temporal_support, gauss_1d
 
 __all__ = [
+    "SUPPORT_TOL",
     "parse_T",
+    "parse_stride",
+    "support_blocks",
+    "hermitian_spectrum",
     "plan_padding",
     "border_indices",
     "reflect_pad",
     "subsample_fourier",
 ]
+
+
+#: Filter values below this fraction of the filter's peak are treated as zero.
+SUPPORT_TOL = 1e-10
 
 
 def parse_T(T, J: int, N_input: int, *, name: str = "T") -> tuple[int, str | None]:
@@ -49,6 +57,36 @@ def parse_T(T, J: int, N_input: int, *, name: str = "T") -> tuple[int, str | Non
     if T < 1:
         raise ParameterError(f"{name} must be 0 (no averaging) or >= 1, got {T}")
     return int(T) if float(T).is_integer() else T, "local"
+
+
+def parse_stride(stride, average: str | None, T, T_val) -> int:
+    """``log2`` of the output stride: ``2**floor(log2 T)`` by default, else a power
+    of two not above it, and only with local averaging."""
+    log2_T = int(math.floor(math.log2(T_val)))
+    if stride is None:
+        return log2_T
+    if average != "local":
+        raise ParameterError(f"stride={stride!r} needs local averaging, got T={T!r}")
+    log2_stride = log2_int("stride", stride)
+    if log2_stride > log2_T:
+        raise ParameterError(f"stride={stride} exceeds the averaging scale 2**{log2_T} of T={T_val}")
+    return log2_stride
+
+
+def support_blocks(h: np.ndarray, n_out: int) -> tuple[int, ...]:
+    """Blocks of length ``n_out`` (of the period grid of ``h``) where ``|h|`` is
+    above ``SUPPORT_TOL`` of its peak: the only ones a filter-and-subsample reads."""
+    a = np.abs(h).reshape(-1, n_out)
+    keep = a.max(axis=1) > SUPPORT_TOL * a.max()
+    return tuple(int(b) for b in np.nonzero(keep)[0])
+
+
+def hermitian_spectrum(half: jnp.ndarray, n: int) -> jnp.ndarray:
+    """Full spectrum of real signals of even length ``n`` from their ``rfft`` (last axis)."""
+    if n == 1:
+        return half
+    mirror = jnp.conj(jnp.flip(half[..., 1 : n // 2], axis=-1))
+    return jnp.concatenate([half, mirror], axis=-1)
 
 
 def plan_padding(N_input: int, T) -> tuple[int, int, int]:

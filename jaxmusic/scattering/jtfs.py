@@ -78,8 +78,17 @@ from .._checks import ParameterError, check_int, check_signal
 from .._pytree import pytree_dataclass, static_field
 from ..filters.frequential import frequential_lowpass, frequential_padding, spinned_filter_bank
 from ..filters.morlet import ALPHA, R_PSI, SIGMA0, periodize, scattering_filter_bank
-from ._common import border_indices, log2_int, parse_T, plan_padding, reflect_pad
-from .time import SUPPORT_TOL
+from ._common import (
+    SUPPORT_TOL,
+    border_indices,
+    hermitian_spectrum,
+    log2_int,
+    parse_stride,
+    parse_T,
+    plan_padding,
+    reflect_pad,
+    support_blocks,
+)
 
 __all__ = ["TimeFrequencyScattering"]
 
@@ -173,14 +182,6 @@ class _Plan:
     wavelets: tuple[tuple[tuple[float, float, int], ...], ...]  # psi1, psi2: (xi, sigma, j)
     wavelets_fr: tuple[tuple[float, float, int], ...]
     chunk_bytes_per_signal: int
-
-
-def _blocks_of(h: np.ndarray, n_out: int) -> tuple[int, ...]:
-    """Blocks (length ``n_out``) of the period grid where ``|h|`` exceeds
-    ``SUPPORT_TOL`` of its peak."""
-    a = np.abs(h).reshape(-1, n_out)
-    keep = a.max(axis=1) > SUPPORT_TOL * a.max()
-    return tuple(int(b) for b in np.nonzero(keep)[0])
 
 
 def _parse_Q(Q, name: str, max_len: int) -> tuple[int, ...]:
@@ -330,7 +331,7 @@ def _time_window(h_f: np.ndarray, D: int, i0: int, i1: int, name: str, leaves: d
     h_w[taus % L] = h[taus % T]
     phi_w = np.fft.fft(h_w).real
     m = L // D
-    blocks = _blocks_of(phi_w, m)
+    blocks = support_blocks(phi_w, m)
     key = f"phiw_{name}"
     leaves[key] = phi_w.reshape(D, m)[list(blocks)] / D
     return (a, L, i0 - a // D, i1 - a // D, blocks, key)
@@ -346,16 +347,7 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
             "different lengths; pass T=None, an integer >= 1, or 'global'"
         )
     log2_T = int(math.floor(math.log2(T_val)))
-    if stride is None:
-        log2_stride = log2_T
-    else:
-        if average != "local":
-            raise ParameterError(f"stride={stride!r} needs local averaging, got T={T!r}")
-        log2_stride = log2_int("stride", stride)
-        if log2_stride > log2_T:
-            raise ParameterError(
-                f"stride={stride} exceeds the averaging scale 2**{log2_T} of T={T_val}"
-            )
+    log2_stride = parse_stride(stride, average, T, T_val)
     N, pad_left, pad_right = plan_padding(N_input, T_val)
     bank = scattering_filter_bank(N, J, Q, T_val, sigma0=SIGMA0, alpha=ALPHA, r_psi=R_PSI)
     psi1, psi2 = bank.psis
@@ -426,7 +418,7 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
     for n1, w in enumerate(psi1):
         k1 = min(w.j, s) if local else w.j
         n_out = N // 2**k1
-        b = _blocks_of(w.filter_f, n_out)
+        b = support_blocks(w.filter_f, n_out)
         pending[(k1, len(b))].append((n1, b, w.filter_f))
     folds1, u1 = [], defaultdict(list)
     for (k1, c), items in sorted(pending.items()):
@@ -444,7 +436,7 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
     resolutions = {0} | set(u1.keys()) | {psi2[n2].j for n2, n1s in pairs.items() if n1s}
     for K in sorted(resolutions):
         h = bank.phi_level(K)
-        b = _blocks_of(h, n_T)
+        b = support_blocks(h, n_T)
         key = f"phi_K{K}"
         leaves[key] = h.reshape(-1, n_T)[list(b)] / 2 ** (s - K)
         lowpass.append((K, b, key))
@@ -474,7 +466,7 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
         folds = []
         for K1 in sorted(by_K1):
             hs = [periodize(psi2[n2].filter_f, K1) for n2 in n2s]
-            blocks = sorted(set().union(*(_blocks_of(h, n_out) for h in hs)))
+            blocks = sorted(set().union(*(support_blocks(h, n_out) for h in hs)))
             key = f"psi2_j{j2}_K{K1}"
             leaves[key] = np.stack([h.reshape(-1, n_out)[blocks] for h in hs]) / 2 ** (j2 - K1)
             rows = tuple(row_of[n1][1] for n1 in by_K1[K1])
@@ -554,14 +546,6 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
 
 
 # ------------------------------------------------------------------ array kernels
-def _hermitian(half: jnp.ndarray, n: int) -> jnp.ndarray:
-    """Full spectrum of real signals of even length ``n`` from their ``rfft``."""
-    if n == 1:
-        return half
-    mirror = jnp.conj(jnp.flip(half[..., 1 : n // 2], axis=-1))
-    return jnp.concatenate([half, mirror], axis=-1)
-
-
 def _take_blocks(half: jnp.ndarray, n: int, m: int, blocks) -> jnp.ndarray:
     """Blocks ``blocks`` (length ``m``) of the full spectrum of real signals of
     length ``n``, read from their ``rfft`` ``half``: (..., n//2+1) -> (..., c, m)."""
@@ -708,7 +692,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
         s0 = jnp.sum(u0, axis=-1, keepdims=True)
 
     # first order: U1 per resolution, its spectrum, and S1 (time-averaged, at res s)
-    X = _hermitian(half0, plan.N)
+    X = hermitian_spectrum(half0, plan.N)
     by_K = defaultdict(list)
     for fo in plan.folds1:
         m = plan.N // 2**fo.k

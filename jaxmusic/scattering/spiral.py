@@ -108,8 +108,9 @@ from ..filters.morlet import (
     morlet_1d,
     scattering_filter_bank,
 )
-from ._common import parse_T, reflect_pad
-from .time import SUPPORT_TOL, _blocks, _lowpass, _scale, gather_paths, scatter_orders
+from ._common import parse_T
+from ._common import SUPPORT_TOL, support_blocks
+from .time import _lowpass, _scale, gather_paths, scatter_orders
 from .time import _build as _build_time
 
 __all__ = ["SpiralScattering", "chroma_filter_bank", "octave_filter_bank", "CHUNK_BYTES"]
@@ -285,7 +286,7 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
             if K1 > K2:  # cannot happen: K1 = min(j1, s) <= min(j2, s) = K2
                 raise AssertionError((K1, K2))
             h = w2.level(K1)
-            blocks = _blocks(h, m_out)
+            blocks = support_blocks(h, m_out)
             filt = h.reshape(-1, m_out)[list(blocks)] / 2 ** (K2 - K1)
             key = f"psi2_n{n2}_K{K1}"
             leaves[key] = filt
@@ -308,7 +309,7 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
         phi_key = f"phi2_K{K2}"
         if average == "local":
             h = bank.phi_level(K2)
-            phi_blocks = _blocks(h, N // 2**log2_stride)
+            phi_blocks = support_blocks(h, N // 2**log2_stride)
             leaves[phi_key] = h.reshape(-1, N // 2**log2_stride)[list(phi_blocks)] / 2 ** (
                 log2_stride - K2
             )

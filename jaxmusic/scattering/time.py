@@ -39,12 +39,18 @@ import numpy as np
 from .._checks import ParameterError, check_int, check_signal
 from .._pytree import pytree_dataclass, static_field
 from ..filters.morlet import ALPHA, R_PSI, SIGMA0, scattering_filter_bank
-from ._common import border_indices, log2_int, parse_T, plan_padding, reflect_pad
+from ._common import (
+    SUPPORT_TOL,
+    border_indices,
+    hermitian_spectrum,
+    parse_stride,
+    parse_T,
+    plan_padding,
+    reflect_pad,
+    support_blocks,
+)
 
 __all__ = ["Scattering1D", "SUPPORT_TOL"]
-
-#: Filter values below this fraction of the filter's peak are treated as zero.
-SUPPORT_TOL = 1e-10
 
 
 # --------------------------------------------------------------------------- plan
@@ -84,28 +90,11 @@ class _Plan:
     phi_sigma: float
 
 
-def _blocks(h: np.ndarray, n_out: int) -> tuple[int, ...]:
-    """Blocks of length ``n_out`` (of the period grid of ``h``) where ``|h|`` is
-    above ``SUPPORT_TOL`` of its peak."""
-    a = np.abs(h).reshape(-1, n_out)
-    keep = a.max(axis=1) > SUPPORT_TOL * a.max()
-    return tuple(int(b) for b in np.nonzero(keep)[0])
-
-
 @functools.lru_cache(maxsize=32)
 def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
     T_val, average = parse_T(T, J, N_input)
     log2_T = int(math.floor(math.log2(T_val)))
-    if stride is None:
-        log2_stride = log2_T
-    else:
-        if average != "local":
-            raise ParameterError(f"stride={stride} needs local averaging, got T={T!r}")
-        log2_stride = log2_int("stride", stride)
-        if log2_stride > log2_T:
-            raise ParameterError(
-                f"stride={stride} exceeds the averaging scale 2**{log2_T} of T={T_val}"
-            )
+    log2_stride = parse_stride(stride, average, T, T_val)
     N, pad_left, pad_right = plan_padding(N_input, T_val)
     bank = scattering_filter_bank(N, J, Q, T_val, sigma0=SIGMA0, alpha=ALPHA, r_psi=R_PSI)
     if any(len(b) == 0 for b in bank.psis):
@@ -129,7 +118,7 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
                     k = max(target - K, 0)
                     n_out = N // 2 ** (K + k)
                     h = psi.level(K)
-                    blocks = _blocks(h, n_out)
+                    blocks = support_blocks(h, n_out)
                     pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), psi.j))
         groups, new_level = [], defaultdict(list)
         for (K, k, _c), items in sorted(pending.items()):
@@ -153,7 +142,7 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
             n_out = N // 2**log2_stride
             k = log2_stride - K
             h = bank.phi_level(K)
-            blocks = _blocks(h, n_out)
+            blocks = support_blocks(h, n_out)
             key = f"phi_K{K}"
             leaves[key] = h.reshape(-1, n_out)[list(blocks)] / 2**k
             lowpass.append((K, blocks, key))
@@ -178,14 +167,6 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
 
 
 # ------------------------------------------------------------------ array kernels
-def _hermitian(u_half: jnp.ndarray, n: int) -> jnp.ndarray:
-    """Full spectrum of a real signal of even length ``n`` from its ``rfft``."""
-    if n == 1:
-        return u_half
-    mirror = jnp.conj(jnp.flip(u_half[..., 1 : n // 2], axis=-1))
-    return jnp.concatenate([u_half, mirror], axis=-1)
-
-
 def _scale(z: jnp.ndarray, f: jnp.ndarray) -> jnp.ndarray:
     """Complex ``z`` times real ``f`` (broadcast), without promoting ``f`` to complex."""
     f = f.astype(z.real.dtype)
@@ -418,7 +399,7 @@ def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: in
 
     u0_half = jnp.fft.rfft(u0, axis=-1)
     emit(0, u0, u0_half, [()])
-    spectra = {0: (_hermitian(u0_half, plan.N), ((),))}
+    spectra = {0: (hermitian_spectrum(u0_half, plan.N), ((),))}
     for m in range(n_order):
         by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
         for g in plan.groups[m]:
@@ -432,7 +413,7 @@ def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: in
             u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
             emit(K, u, u_half, paths)
             if not last or keep_spectra:
-                spectra[K] = (_hermitian(u_half, u.shape[-1]), paths)
+                spectra[K] = (hermitian_spectrum(u_half, u.shape[-1]), paths)
     return pieces, order, spectra
 
 

@@ -25,9 +25,15 @@ def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr
     from ..plot import figure_note_features
     from ..scattering.time import Scattering1D
 
+    from .._checks import ParameterError, check_choice, check_int
+
     say = print if verbose else (lambda *a, **k: None)
     out = Path(out)
-    label = GM8_CLASSES.index(instrument)
+    label = GM8_CLASSES.index(check_choice("instrument", instrument, GM8_CLASSES))
+    pitch = check_int("pitch", pitch, min=0, max=127)
+    if 440 * 2 ** ((pitch - 69) / 12) >= sr / 2:
+        raise ParameterError(f"pitch={pitch} ({440 * 2 ** ((pitch - 69) / 12):.0f} Hz) is above "
+                             f"the Nyquist frequency {sr / 2:.0f} Hz of sr={sr}")
     n = int(round(duration * sr))
     y = synthetic_note(jax.random.key(seed), label, pitch, 90, sr=sr, duration=duration,
                        hold=0.75 * duration)

@@ -89,6 +89,7 @@ from ._common import (
     reflect_pad,
     support_blocks,
 )
+from .time import _lowpass
 
 __all__ = ["TimeFrequencyScattering"]
 
@@ -558,19 +559,9 @@ def _take_blocks(half: jnp.ndarray, n: int, m: int, blocks) -> jnp.ndarray:
     return g
 
 
-def _lowpass_half(half: jnp.ndarray, M: int, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """Low-pass and subsample real signals of length ``M`` given their ``rfft``
-    ``half`` (..., M//2+1) -> (..., m); ``filt`` (c, m) holds the blocks of the
-    low-pass on the period grid, divided by the subsampling factor."""
-    m = filt.shape[-1]
-    g = _take_blocks(half, M, m, blocks)
-    y = jnp.einsum("...cm,cm->...m", g, filt.astype(g.dtype))
-    return jnp.fft.irfft(y[..., : m // 2 + 1], n=m, axis=-1) if m > 1 else y.real
-
-
-def _lowpass(u: jnp.ndarray, blocks, filt: jnp.ndarray) -> jnp.ndarray:
-    """Real signals (..., M) -> low-passed and subsampled (..., m), see `_lowpass_half`."""
-    return _lowpass_half(jnp.fft.rfft(u, axis=-1), u.shape[-1], blocks, filt)
+def _lowpass_of(u: jnp.ndarray, blocks, filt: jnp.ndarray) -> jnp.ndarray:
+    """Real signals (..., M) -> low-passed and subsampled (..., m), see `time._lowpass`."""
+    return _lowpass(jnp.fft.rfft(u, axis=-1), u.shape[-1], blocks, filt)
 
 
 def _cabs(re: jnp.ndarray, im: jnp.ndarray) -> jnp.ndarray:
@@ -673,7 +664,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
         """Time averaging of real u (..., N/2**K) at resolution K, then unpadding."""
         if local:
             blocks, key = lowpass[K]
-            v = _lowpass(u, blocks, F[key])
+            v = _lowpass_of(u, blocks, F[key])
             return v[..., plan.ind_start[s] : plan.ind_end[s]]
         return jnp.sum(u, axis=-1, keepdims=True)
 
@@ -706,7 +697,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
         u = jnp.concatenate(by_K[K], axis=1) if len(by_K[K]) > 1 else by_K[K][0]
         blocks, key = lowpass[K]
         half = jnp.fft.rfft(u, axis=-1)
-        s1_parts.append(_lowpass_half(half, u.shape[-1], blocks, F[key]))  # (B, P, n_T)
+        s1_parts.append(_lowpass(half, u.shape[-1], blocks, F[key]))  # (B, P, n_T)
         s1_order.extend(rows)
         spectra[K] = half
     S1 = jnp.concatenate(s1_parts, axis=1) if len(s1_parts) > 1 else s1_parts[0]
@@ -739,7 +730,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
             Y2 = Y2[..., a : a + L]
 
             def post(v, blocks=blocks, key=key, k0=k0, k1=k1):
-                return _lowpass(v, blocks, F[key])[..., k0:k1]
+                return _lowpass_of(v, blocks, F[key])[..., k0:k1]
 
         O2.append(_freq_group(Y2, F[fr.w_key], F[fr.a_key], fr.n_pair, post, tile_bytes))
 

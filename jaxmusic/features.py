@@ -30,9 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, check_real, check_signal, is_concrete
+from ._checks import ParameterError, check_choice, check_int, check_real, is_concrete
 from ._pytree import pytree_dataclass, static_field
-from .filters.cqt import C1_HZ, cqt_filter_bank, cqt_frequencies
+from .filters.cqt import cqt_filter_bank, cqt_frequencies
 from .filters.mel import dct_matrix, mel as mel_filters, mel_frequencies
 from .fourier import PAD_MODES, _fft_window, _real_signal, _stft_kernel, _stft_sizes, _window_key
 

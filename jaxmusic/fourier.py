@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -19,6 +19,8 @@ How it is computed (what makes it fast while matching kymatio):
   gathered into one array and go through one batched FFT.
 * Every modulus is real, so its spectrum is a real FFT; low-pass outputs are
   real inverse FFTs.
+* On CPU a batch runs as independent chains of a few signals (`in_chains`), which
+  XLA executes concurrently, one FFT per thread, with working sets that fit in cache.
 
 The only departure from kymatio's arithmetic is the neglected filter tail
 (relative magnitude below ``SUPPORT_TOL = 1e-10``), far below float32 precision.

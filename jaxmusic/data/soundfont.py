@@ -247,6 +247,23 @@ def _check_program(synth: _Synth, bank: int, program: int, cls: str | None) -> N
         )
 
 
+def check_note_grid(sr, duration, hold, pitch_step, velocities, classes):
+    """Check the note-grid options shared by `gm8` and `synthetic_notes`; returns
+    them normalised: ``(sr, duration, hold, pitch_step, velocities, classes)``."""
+    sr = check_int("sr", sr, min=1000)
+    duration = check_real("duration", duration, min=0.0, strict_min=True)
+    hold = check_real("hold", hold, min=0.0)
+    pitch_step = check_int("pitch_step", pitch_step, min=1)
+    velocities = tuple(check_int("velocities", v, min=1, max=127) for v in velocities)
+    if not velocities:
+        raise ParameterError("velocities must name at least one velocity")
+    classes = tuple(GM8_CLASSES if classes is None else classes)
+    unknown = [c for c in classes if c not in GM8_CLASSES]
+    if unknown or not classes:
+        raise ParameterError(f"classes must be among {list(GM8_CLASSES)}, got {list(classes)}")
+    return sr, duration, hold, pitch_step, velocities, classes
+
+
 def gm8(
     *,
     sr: int = 16000,
@@ -325,19 +342,10 @@ def gm8(
     DatasetError
         A soundfont file that is missing or cannot be loaded.
     """
-    sr = check_int("sr", sr, min=1000)
-    duration = check_real("duration", duration, min=0.0, strict_min=True)
-    hold = check_real("hold", hold, min=0.0)
-    pitch_step = check_int("pitch_step", pitch_step, min=1)
+    sr, duration, hold, pitch_step, velocities, classes = check_note_grid(
+        sr, duration, hold, pitch_step, velocities, classes)
     bank = check_int("bank", bank, min=0, max=128)
     gain_db = check_real("gain_db", gain_db)
-    velocities = tuple(check_int("velocities", v, min=1, max=127) for v in velocities)
-    if not velocities:
-        raise ParameterError("velocities must name at least one velocity")
-    classes = tuple(GM8_CLASSES if classes is None else classes)
-    unknown = [c for c in classes if c not in GM8_CLASSES]
-    if unknown or not classes:
-        raise ParameterError(f"classes must be among {list(GM8_CLASSES)}, got {list(classes)}")
     tag = ""
     if programs == "alt":
         programs, tag = dict(GM8_ALT_PROGRAMS), ":alt"

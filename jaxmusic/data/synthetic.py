@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import jax.scipy.special
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_real
+from .._checks import check_int, check_real
 from .dataset import Dataset
-from .soundfont import GM8_CLASSES, GM8_RANGES
+from .soundfont import GM8_CLASSES, GM8_RANGES, check_note_grid
 
 __all__ = ["synthetic_note", "synthetic_notes", "SYNTH_PARAMS"]
 
@@ -252,19 +252,10 @@ def synthetic_notes(
     Dataset
         ``audio`` (n, round(duration * sr)) float32.
     """
-    sr = check_int("sr", sr, min=1000)
-    duration = check_real("duration", duration, min=0.0, strict_min=True)
-    hold = check_real("hold", hold, min=0.0)
-    pitch_step = check_int("pitch_step", pitch_step, min=1)
+    sr, duration, hold, pitch_step, velocities, classes = check_note_grid(
+        sr, duration, hold, pitch_step, velocities, classes)
     n_harmonics = check_int("n_harmonics", n_harmonics, min=1)
     batch_size = check_int("batch_size", batch_size, min=1)
-    velocities = tuple(check_int("velocities", v, min=1, max=127) for v in velocities)
-    if not velocities:
-        raise ParameterError("velocities must name at least one velocity")
-    classes = tuple(GM8_CLASSES if classes is None else classes)
-    unknown = [c for c in classes if c not in GM8_CLASSES]
-    if unknown or not classes:
-        raise ParameterError(f"classes must be among {list(GM8_CLASSES)}, got {list(classes)}")
     ranges = {**GM8_RANGES, **(ranges or {})}
     rows = []
     for label, c in enumerate(classes):

@@ -89,7 +89,6 @@ class _Plan:
     order_paths: tuple[tuple[int, ...], ...]  # every path in kymatio's output order
     # (xi, sigma, j) of each wavelet of each order
     wavelets: tuple[tuple[tuple[float, float, int], ...], ...]
-    phi_sigma: float
 
 
 @functools.lru_cache(maxsize=32)
@@ -112,16 +111,17 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
     for m, psis in enumerate(bank.psis[:max_order]):
         pending: dict[tuple[int, int, int], list] = defaultdict(list)
         for K, paths in sorted(level.items()):
+            # each wavelet at resolution K: its subsampling, filter and blocks (shared by the rows)
+            at_K = []
+            for n, psi in enumerate(psis):
+                target = min(psi.j, log2_stride) if local else psi.j
+                k = max(target - K, 0)
+                h = psi.level(K)
+                at_K.append((n, psi.j, k, h, support_blocks(h, N // 2 ** (K + k))))
             for row, (path, j_last) in enumerate(paths):
-                for n, psi in enumerate(psis):
-                    if psi.j <= j_last:  # only j_m > j_{m-1} (any j at order 1)
-                        continue
-                    target = min(psi.j, log2_stride) if local else psi.j
-                    k = max(target - K, 0)
-                    n_out = N // 2 ** (K + k)
-                    h = psi.level(K)
-                    blocks = support_blocks(h, n_out)
-                    pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), psi.j))
+                for n, j, k, h, blocks in at_K:
+                    if j > j_last:  # only j_m > j_{m-1} (any j at order 1)
+                        pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), j))
         groups, new_level = [], defaultdict(list)
         for (K, k, _c), items in sorted(pending.items()):
             key = f"psi{m + 1}_K{K}_k{k}_c{_c}"
@@ -163,7 +163,6 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
         lowpass=tuple(lowpass),
         order_paths=order_paths,
         wavelets=tuple(tuple((w.xi, w.sigma, w.j) for w in b) for b in bank.psis[:max_order]),
-        phi_sigma=bank.phi_sigma,
     )
     return plan, average, leaves
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import librosa
 import numpy as np
+
+from .._checks import ParameterError, check_choice, check_int
+from ..data.soundfont import GM8_CLASSES
+from ..data.synthetic import synthetic_note
+from ..features import MFCC
+from ..scattering.time import Scattering1D
 
 __all__ = ["run_demo"]
 
@@ -19,26 +26,21 @@ def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr
 
     Writes ``features.png`` and ``summary.json`` to ``out``; returns the summary.
     """
-    from ..data.soundfont import GM8_CLASSES
-    from ..data.synthetic import synthetic_note
-    from ..features import MFCC
-    from ..plot import figure_note_features
-    from ..scattering.time import Scattering1D
-
-    from .._checks import ParameterError, check_choice, check_int
+    from ..plot import figure_note_features  # matplotlib, only when a figure is drawn
 
     say = print if verbose else (lambda *a, **k: None)
     out = Path(out)
     label = GM8_CLASSES.index(check_choice("instrument", instrument, GM8_CLASSES))
     pitch = check_int("pitch", pitch, min=0, max=127)
-    if 440 * 2 ** ((pitch - 69) / 12) >= sr / 2:
-        raise ParameterError(f"pitch={pitch} ({440 * 2 ** ((pitch - 69) / 12):.0f} Hz) is above "
-                             f"the Nyquist frequency {sr / 2:.0f} Hz of sr={sr}")
+    f0 = float(librosa.midi_to_hz(pitch))
+    if f0 >= sr / 2:
+        raise ParameterError(f"pitch={pitch} ({f0:.0f} Hz) is above the Nyquist frequency "
+                             f"{sr / 2:.0f} Hz of sr={sr}")
     n = int(round(duration * sr))
     y = synthetic_note(jax.random.key(seed), label, pitch, 90, sr=sr, duration=duration,
                        hold=0.75 * duration)
     y = jnp.asarray(y, jnp.float32)[:n]
-    say(f"note: synthetic {instrument}, MIDI {pitch} ({440 * 2 ** ((pitch - 69) / 12):.1f} Hz), "
+    say(f"note: synthetic {instrument}, MIDI {pitch} ({f0:.1f} Hz), "
         f"{duration:.1f} s at {sr} Hz")
 
     mfcc_t = MFCC(sr=sr, n_mfcc=20, n_fft=1024, hop_length=256, n_mels=64)

@@ -12,6 +12,7 @@ import numbers
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
@@ -124,8 +125,9 @@ def check_signal(
             f"{name} is too short: {n} samples on its last axis (shape {tuple(shape)}), "
             f"need at least {min_length}"
         )
-    if is_concrete(x):
-        arr = np.asarray(x)
-        if arr.size and not np.all(np.isfinite(arr)):
-            bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if is_concrete(x) and np.size(x):
+        # on the array's own device: only the count comes back to the host
+        xp = np if isinstance(x, np.ndarray) else jnp
+        bad = int(xp.size(x) - xp.count_nonzero(xp.isfinite(x)))
+        if bad:
             raise ParameterError(f"{name} has {bad} NaN or inf values (shape {tuple(shape)})")

@@ -71,6 +71,7 @@ class _Group:
     rows: tuple[int, ...]
     blocks: tuple[tuple[int, ...], ...]
     key: str
+    filters: tuple[int, ...]  # row of the leaf ``key`` (one per distinct wavelet) for each path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,15 +122,19 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
             for row, (path, j_last) in enumerate(paths):
                 for n, j, k, h, blocks in at_K:
                     if j > j_last:  # only j_m > j_{m-1} (any j at order 1)
-                        pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), j))
+                        pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), j, n))
         groups, new_level = [], defaultdict(list)
         for (K, k, _c), items in sorted(pending.items()):
             key = f"psi{m + 1}_K{K}_k{k}_c{_c}"
             n_out = N // 2 ** (K + k)
+            # one copy of each wavelet's blocks; paths point at theirs
+            distinct = {i[5]: i for i in items}
+            index = {n: r for r, n in enumerate(distinct)}
             leaves[key] = np.stack(
-                [h.reshape(-1, n_out)[list(b)] for _, b, h, _, _ in items]
+                [h.reshape(-1, n_out)[list(b)] for _, b, h, _, _, _ in distinct.values()]
             ) / 2**k  # fold the 1/2**k of the periodisation mean into the filter
-            groups.append(_Group(K, k, tuple(i[0] for i in items), tuple(i[1] for i in items), key))
+            groups.append(_Group(K, k, tuple(i[0] for i in items), tuple(i[1] for i in items), key,
+                                 tuple(index[i[5]] for i in items)))
             new_level[K + k].extend((i[3], i[4]) for i in items)
         groups_by_order.append(tuple(groups))
         level = dict(new_level)
@@ -404,7 +409,7 @@ def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: in
     for m in range(n_order):
         by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
         for g in plan.groups[m]:
-            y = _fold(spectra[g.src][0], g.rows, g.blocks, filt[g.key])
+            y = _fold(spectra[g.src][0], g.rows, g.blocks, filt[g.key][np.asarray(g.filters)])
             by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
         spectra = {}
         last = m + 1 == n_order

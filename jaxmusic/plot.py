@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["figure_note_features"]
+__all__ = ["figure_note_features", "figure_training_curves"]
 
 
 def _pyplot():
@@ -59,6 +59,48 @@ def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
                   xlabel="time (s)", ylabel="path")
     else:
         ax[3].axis("off")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure_training_curves(history, path, *, title="", best_step=None):
+    """Training loss and accuracy, with validation error when recorded, against steps.
+
+    Parameters
+    ----------
+    history : list of dict
+        `jaxmusic.train.fit`'s history (``step``, ``train_loss``, ``train_accuracy``,
+        optional ``val_error``).
+    path : str or path-like
+        Where to save the PNG.
+    title : str
+    best_step : int, optional
+        Marked with a vertical line (the kept parameters).
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    steps = [h["step"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(steps, [h["train_loss"] for h in history], label="train")
+    if any("val_loss" in h for h in history):
+        a.plot(steps, [h.get("val_loss", np.nan) for h in history], label="validation")
+    a.set_xlabel("step"); a.set_ylabel("cross-entropy"); a.set_yscale("log"); a.legend()
+    b.plot(steps, [100 - h["train_accuracy"] for h in history], label="train error (accuracy)")
+    if any("val_error" in h for h in history):
+        b.plot(steps, [h.get("val_error", np.nan) for h in history], label="validation error (1 - mean recall)")
+    b.set_xlabel("step"); b.set_ylabel("error (%)"); b.legend()
+    for ax in (a, b):
+        if best_step is not None:
+            ax.axvline(best_step, color="k", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

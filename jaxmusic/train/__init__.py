@@ -1,0 +1,24 @@
+"""Training with Optax on a device mesh, checkpointed with orbax-checkpoint.
+
+- `fit`: class-balanced batches, one jit-compiled step, early stopping,
+  resumable Orbax checkpoints, a tqdm bar, ``metrics.json`` and ``curves.png``.
+- `evaluate`, `scores`: error = 1 - mean per-class recall, accuracy, recall per class.
+- `make_steps`, `TrainState`, `cross_entropy`: the step functions alone.
+- `make_mesh`, `shard_batch`, `replicate`, `initialize`: data-parallel placement,
+  on one device or several hosts.
+- `Checkpointer`, `model_signature`, `CheckpointError`: the checkpoints alone.
+"""
+
+from .checkpoint import CheckpointError, Checkpointer, model_signature
+from .loop import FitResult, evaluate, fit, scores
+from .mesh import DATA_AXIS, initialize, make_mesh, replicate, shard_batch, to_host
+from .sampling import BalancedSampler
+from .step import Steps, TrainState, cross_entropy, make_steps
+
+__all__ = [
+    "fit", "evaluate", "scores", "FitResult",
+    "make_steps", "Steps", "TrainState", "cross_entropy",
+    "make_mesh", "shard_batch", "replicate", "to_host", "initialize", "DATA_AXIS",
+    "Checkpointer", "CheckpointError", "model_signature",
+    "BalancedSampler",
+]

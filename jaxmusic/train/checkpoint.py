@@ -1,0 +1,160 @@
+"""Checkpoints with orbax-checkpoint: arrays as tensorstore, the rest as JSON, no pickle.
+
+A checkpoint holds a training run's whole state: the `TrainState` (parameters,
+optimizer state, RNG state, step), the best parameters so far (early
+stopping), and a JSON record of the data position, the running sums, the
+metrics history and the model's *signature* (class, parameter paths, shapes
+and dtypes). Orbax writes each step into a temporary folder and renames it
+when complete, so a run killed at any point leaves its earlier checkpoints
+intact and `latest` never returns a half-written one. Restoring into a model
+whose signature differs (another architecture, another class count) raises
+`CheckpointError` naming the first difference.
+
+PRNG keys are stored as their raw ``uint32`` key data and re-wrapped on restore.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from .._checks import JaxMusicError
+
+__all__ = ["CheckpointError", "Checkpointer", "model_signature"]
+
+
+class CheckpointError(JaxMusicError):
+    """A checkpoint that cannot be used: another model, a damaged folder."""
+
+
+def model_signature(model: nnx.Module) -> dict:
+    """What a checkpoint must match: the model's class and its parameters' paths, shapes, dtypes.
+
+    Returns
+    -------
+    dict
+        ``{"model": class name, "params": {path: [shape, dtype]}, "n_params": int}``
+        (JSON-serialisable).
+    """
+    params = nnx.state(model, nnx.Param)
+    flat = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        names = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path]
+        key = "/".join(n for n in names if n not in (".value", "value"))
+        flat[key] = [list(np.shape(leaf)), str(leaf.dtype)]
+    return {"model": type(model).__name__, "params": flat,
+            "n_params": int(sum(int(np.prod(s)) for s, _ in flat.values()))}
+
+
+def _signature_difference(saved: dict, current: dict) -> str | None:
+    if saved.get("model") != current["model"]:
+        return f"it was written by a {saved.get('model')} and this model is a {current['model']}"
+    a, b = saved.get("params", {}), current["params"]
+    missing = sorted(set(a) - set(b))
+    extra = sorted(set(b) - set(a))
+    if missing or extra:
+        return (f"its parameters differ: {len(missing)} only in the checkpoint (e.g. {missing[:3]}), "
+                f"{len(extra)} only in the model (e.g. {extra[:3]})")
+    for k in a:
+        if list(a[k]) != list(b[k]):
+            return (f"parameter {k!r} has shape/dtype {tuple(a[k][0])} {a[k][1]} in the checkpoint "
+                    f"and {tuple(b[k][0])} {b[k][1]} in the model (another architecture or class count?)")
+    return None
+
+
+def _is_key(x) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _unkey(tree):
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _rekey(template, tree):
+    return jax.tree.map(lambda t, x: jax.random.wrap_key_data(x, impl=jax.random.key_impl(t)) if _is_key(t) else x,
+                        template, tree)
+
+
+class Checkpointer:
+    """Save and restore training runs in ``directory`` (one sub-folder per step).
+
+    Parameters
+    ----------
+    directory : str or path-like
+    signature : dict
+        `model_signature` of the model being trained; written to
+        ``directory/signature.json`` and checked against every restore.
+    keep : int
+        How many of the latest checkpoints to keep.
+    """
+
+    def __init__(self, directory, *, signature: dict, keep: int = 2):
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        self.directory = Path(directory).absolute()
+        self.signature = signature
+        sig_file = self.directory / "signature.json"
+        if sig_file.is_file():
+            try:
+                saved = json.loads(sig_file.read_text())
+            except (OSError, ValueError) as err:
+                raise CheckpointError(f"{sig_file} is unreadable ({err}); delete {self.directory} "
+                                      "to start over") from err
+            why = _signature_difference(saved, signature)
+            if why:
+                raise CheckpointError(f"the checkpoints in {self.directory} are not from this model: "
+                                      f"{why}. Use another checkpoint folder, or delete this one to start over")
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                                 enable_async_checkpointing=False),
+        )
+        if jax.process_index() == 0 and not sig_file.is_file():
+            tmp = sig_file.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(signature))
+            tmp.replace(sig_file)
+
+    def latest(self) -> int | None:
+        """The step of the newest complete checkpoint, or None."""
+        return self.manager.latest_step()
+
+    def save(self, step: int, state, record: dict) -> None:
+        """Write ``state`` (a pytree of arrays) and ``record`` (JSON) as checkpoint ``step``."""
+        ocp = self._ocp
+        record = dict(record, signature=self.signature)
+        self.manager.save(int(step), args=ocp.args.Composite(
+            state=ocp.args.StandardSave(_unkey(state)), record=ocp.args.JsonSave(record)))
+        self.manager.wait_until_finished()
+
+    def restore(self, step: int, template):
+        """Read checkpoint ``step`` into arrays shaped, typed and placed like ``template``.
+
+        Returns
+        -------
+        (state, record)
+        """
+        ocp = self._ocp
+        abstract = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), _unkey(template))
+        try:
+            record = self.manager.restore(int(step), args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
+        except Exception as err:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+        why = _signature_difference(record.get("signature", {}), self.signature)
+        if why:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is not from this model: {why}")
+        try:
+            restored = self.manager.restore(int(step), args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract)))["state"]
+        except Exception as err:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+        return _rekey(template, restored), record
+
+    def close(self) -> None:
+        """Finish pending writes and release the manager."""
+        self.manager.close()

@@ -1,0 +1,250 @@
+"""jaxmusic.train: the step, the loop, sharding, multi-process runs, Orbax checkpoints."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+import jaxmusic
+from jaxmusic import train
+
+WORKER = Path(__file__).parent / "workers" / "train_worker.py"
+
+
+class Tiny(nnx.Module):
+    def __init__(self, d, c, *, rngs, hidden=32):
+        self.a = nnx.Linear(d, hidden, rngs=rngs)
+        self.drop = nnx.Dropout(0.2, rngs=rngs)
+        self.b = nnx.Linear(hidden, c, rngs=rngs)
+
+    def __call__(self, x):
+        return self.b(self.drop(nnx.relu(self.a(x))))
+
+
+def blobs(n=240, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = ((X[:, 0] > 0).astype(np.int32) + 2 * (X[:, 1] > 0)).astype(np.int32)
+    return X, y
+
+
+def run_worker(out, *args, env=None, wait=True):
+    cmd = [sys.executable, str(WORKER), str(out), *map(str, args)]
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return proc
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err[-3000:]
+    return proc
+
+
+def load_params(folder, process=0):
+    with np.load(Path(folder) / f"params{process}.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ metric and sampling
+def test_scores_match_sklearn():
+    rng = np.random.default_rng(1)
+    t = rng.integers(0, 5, 300)
+    p = np.where(rng.random(300) < 0.6, t, rng.integers(0, 5, 300))
+    s = train.scores(confusion_matrix(t, p, labels=range(5)))
+    assert s["error"] == pytest.approx(100 * (1 - balanced_accuracy_score(t, p)))
+    assert s["accuracy"] == pytest.approx(100 * np.mean(t == p))
+
+
+def test_scores_skip_absent_classes():
+    c = np.array([[3, 1, 0], [0, 0, 0], [0, 1, 1]])
+    s = train.scores(c)
+    assert np.isnan(s["per_class_recall"][1])
+    assert s["error"] == pytest.approx(100 * (1 - (0.75 + 0.5) / 2))
+
+
+def test_sampler_is_balanced_and_a_function_of_the_step():
+    labels = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    s = train.BalancedSampler(labels, batch_size=32, seed=3)
+    drawn = np.concatenate([s.indices(k) for k in range(300)])
+    counts = np.bincount(labels[drawn], minlength=3) / len(drawn)
+    np.testing.assert_allclose(counts, 1 / 3, atol=0.02)
+    np.testing.assert_array_equal(s.indices(17), train.BalancedSampler(labels, batch_size=32, seed=3).indices(17))
+    assert not np.array_equal(s.indices(17), s.indices(18))
+
+
+# ------------------------------------------------------------------ fit
+def test_fit_learns_and_writes_metrics_and_curves(tmp_path):
+    X, y = blobs()
+    model = Tiny(6, 4, rngs=nnx.Rngs(0))
+    r = train.fit(model, X[:180], y[:180], val=(X[180:], y[180:]), steps=300, eval_every=30,
+                  learning_rate=3e-3, out=tmp_path, progress=False)
+    assert r.steps == 300 and len(r.history) == 10
+    assert r.history[-1]["val_error"] < 15, r.history[-1]
+    assert r.history[0]["train_loss"] > r.history[-1]["train_loss"]
+    e = train.evaluate(model, X[180:], y[180:])
+    best = min(h["val_error"] for h in r.history)
+    assert e["error"] == pytest.approx(best)  # the kept parameters are the best ones
+    assert json.loads((tmp_path / "metrics.json").read_text())["best_step"] == r.best_step
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_eval_mode_is_deterministic_and_train_mode_is_not():
+    X, _ = blobs(32)
+    model = Tiny(6, 4, rngs=nnx.Rngs(0))
+    model.eval()
+    np.testing.assert_array_equal(model(X), model(X))
+    model.train()
+    assert not np.array_equal(model(X), model(X))
+
+
+def test_early_stopping_stops_and_keeps_the_best():
+    X, y = blobs()
+    rng = np.random.default_rng(5)
+    y_noise = rng.integers(0, 4, len(y)).astype(np.int32)  # unlearnable validation labels
+    model = Tiny(6, 4, rngs=nnx.Rngs(0))
+    r = train.fit(model, X[:180], y[:180], val=(X[180:], y_noise[180:]), steps=5000, eval_every=10,
+                  patience=3, learning_rate=3e-3, progress=False)
+    assert r.stopped_early and r.steps < 5000
+    assert r.steps - r.best_step == 30
+
+
+def test_fit_and_evaluate_are_seeded():
+    X, y = blobs()
+    finals = []
+    for _ in range(2):
+        m = Tiny(6, 4, rngs=nnx.Rngs(1))
+        train.fit(m, X, y, steps=20, eval_every=10, seed=4, progress=False)
+        finals.append(np.asarray(m.b.kernel[...]))
+    np.testing.assert_array_equal(*finals)
+
+
+def test_other_optimizer_is_used():
+    X, y = blobs()
+    m = Tiny(6, 4, rngs=nnx.Rngs(0))
+    before = np.asarray(m.a.kernel[...]).copy()
+    train.fit(m, X, y, steps=5, optimizer=optax.sgd(0.0), progress=False)
+    np.testing.assert_array_equal(np.asarray(m.a.kernel[...]), before)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(y=np.zeros(240, np.int32)), "single class"),
+    (dict(y=np.arange(240, dtype=np.int32) % 5), "labels must lie in 0..3"),
+    (dict(y=np.zeros(10, np.int32)), "240 inputs but labels of shape"),
+    (dict(y=np.zeros(240, np.float32)), "must be integers"),
+    (dict(X=np.full((240, 6), np.nan, np.float32)), "NaN or infinite"),
+    (dict(X=np.zeros((240, 7), np.float32)), "does not accept inputs of shape"),
+    (dict(X=np.zeros((0, 6), np.float32), y=np.zeros(0, np.int32)), "empty"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(patience=3), "validation set"),
+    (dict(n_classes=8), "model gives 4 logits"),
+    (dict(val=(np.zeros((10, 5), np.float32), np.zeros(10, np.int32))), "shapes after the first axis"),
+])
+def test_fit_bad_input(kwargs, match):
+    X, y = blobs()
+    X, y = kwargs.pop("X", X), kwargs.pop("y", y)
+    with pytest.raises(jaxmusic.ParameterError, match=match):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=2, progress=False, **kwargs)
+
+
+def test_checkpoint_from_another_model_is_refused(tmp_path):
+    X, y = blobs()
+    train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=4, eval_every=2, checkpoint_dir=tmp_path / "ck",
+              progress=False)
+    with pytest.raises(train.CheckpointError, match=r"b/bias.*\(4,\).*\(3,\)"):
+        train.fit(Tiny(6, 3, rngs=nnx.Rngs(0)), X, y % 3, steps=4, checkpoint_dir=tmp_path / "ck", progress=False)
+    with pytest.raises(train.CheckpointError, match="parameter"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0), hidden=16), X, y, steps=4, checkpoint_dir=tmp_path / "ck",
+                  progress=False)
+
+
+def test_resume_in_process_continues_the_run(tmp_path):
+    X, y = blobs()
+    a = Tiny(6, 4, rngs=nnx.Rngs(0))
+    train.fit(a, X, y, steps=40, eval_every=10, checkpoint_dir=tmp_path / "a", progress=False)
+    b = Tiny(6, 4, rngs=nnx.Rngs(0))
+    train.fit(b, X, y, steps=20, eval_every=10, checkpoint_dir=tmp_path / "b", progress=False)
+    b2 = Tiny(6, 4, rngs=nnx.Rngs(0))
+    r = train.fit(b2, X, y, steps=40, eval_every=10, checkpoint_dir=tmp_path / "b", progress=False)
+    assert r.resumed_from == 20 and len(r.history) == 4
+    for pa, pb in zip(jax.tree.leaves(nnx.state(a, nnx.Param)), jax.tree.leaves(nnx.state(b2, nnx.Param))):
+        np.testing.assert_array_equal(pa, pb)
+
+
+# ------------------------------------------------------------------ real processes
+def test_sharded_over_four_devices_equals_one_device(tmp_path):
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    procs = [run_worker(tmp_path / "four", "--devices", "all", env=env, wait=False),
+             run_worker(tmp_path / "one", "--devices", "1", env=env, wait=False)]
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-3000:]
+    assert json.loads((tmp_path / "four" / "history0.json").read_text())["devices"] == 4
+    four, one = load_params(tmp_path / "four"), load_params(tmp_path / "one")
+    assert four.keys() == one.keys()
+    for k in four:
+        np.testing.assert_allclose(four[k], one[k], rtol=2e-5, atol=2e-6, err_msg=k)
+
+
+def test_two_processes_train_as_one(tmp_path):
+    port = free_port()
+    procs = [run_worker(tmp_path / "multi", "--process", i, "--processes", 2, "--port", port, wait=False)
+             for i in range(2)]
+    single = run_worker(tmp_path / "single", wait=False)
+    for p in procs + [single]:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-3000:]
+    p0, p1 = load_params(tmp_path / "multi", 0), load_params(tmp_path / "multi", 1)
+    s = load_params(tmp_path / "single")
+    assert json.loads((tmp_path / "multi" / "history0.json").read_text())["devices"] == 2
+    for k in s:
+        np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
+        np.testing.assert_allclose(p0[k], s[k], rtol=2e-5, atol=2e-6, err_msg=k)
+
+
+def _checkpoint_steps(folder):
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def test_killed_run_resumes_bit_identical(tmp_path):
+    steps, every = "600", "20"
+    ref = run_worker(tmp_path / "ref", "--steps", steps, "--every", every, wait=False)
+    ck = tmp_path / "ck"
+    kills = []
+    for target in (3, 12):  # kill twice: early, then later in the resumed run
+        victim = run_worker(tmp_path / "victim", "--steps", steps, "--every", every, "--checkpoint", ck, wait=False)
+        t0 = time.time()
+        while time.time() - t0 < 180 and victim.poll() is None:
+            if len(_checkpoint_steps(ck)) and max(_checkpoint_steps(ck)) >= target * int(every):
+                break
+            time.sleep(0.02)
+        assert victim.poll() is None, "the run finished before it could be killed"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        kills.append(max(_checkpoint_steps(ck)))
+    run_worker(tmp_path / "victim", "--steps", steps, "--every", every, "--checkpoint", ck)
+    _, err = ref.communicate(timeout=240)
+    assert ref.returncode == 0, err[-3000:]
+    resumed = json.loads((tmp_path / "victim" / "history0.json").read_text())
+    assert resumed["resumed_from"] >= kills[-1] > kills[0]
+    a, b = load_params(tmp_path / "ref"), load_params(tmp_path / "victim")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bit-identical
+    assert json.loads((tmp_path / "ref" / "history0.json").read_text())["history"] == resumed["history"]

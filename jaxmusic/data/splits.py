@@ -31,6 +31,7 @@ def split_by_pitch(
     test_pitches: Sequence[float] | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
+    return_indices: bool = False,
 ) -> tuple[Dataset, Dataset]:
     """Hold out whole pitches: no test pitch occurs in the training set.
 
@@ -48,11 +49,13 @@ def split_by_pitch(
         Fraction of the distinct pitches held out when ``test_pitches`` is None.
     seed : int
         Seed of the NumPy generator that draws the pitches.
+    return_indices : bool
+        Return the row indices of train and test instead of the data sets.
 
     Returns
     -------
     (Dataset, Dataset)
-        Train and test.
+        Train and test (or their row indices).
     """
     _check_dataset(dataset)
     if np.isnan(dataset.pitch).any():
@@ -70,7 +73,7 @@ def split_by_pitch(
     in_test = np.isin(dataset.pitch, test_pitches)
     train, test = np.flatnonzero(~in_test), np.flatnonzero(in_test)
     _nonempty(train, test, f"split_by_pitch with test pitches {sorted(test_pitches.tolist())}")
-    return dataset[train], dataset[test]
+    return (train, test) if return_indices else (dataset[train], dataset[test])
 
 
 def split_by_source(dataset: Dataset, *, test_sources: Sequence[str] | str) -> tuple[Dataset, Dataset]:
@@ -102,7 +105,7 @@ def split_by_source(dataset: Dataset, *, test_sources: Sequence[str] | str) -> t
 
 
 def stratified_split(
-    dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 0
+    dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 0, return_indices: bool = False
 ) -> tuple[Dataset, Dataset]:
     """Random split that keeps each class's proportion in train and test.
 
@@ -116,11 +119,13 @@ def stratified_split(
         In (0, 1).
     seed : int
         Seed of the NumPy generator.
+    return_indices : bool
+        Return the row indices of train and test instead of the data sets.
 
     Returns
     -------
     (Dataset, Dataset)
-        Train and test, each in the data set's original order.
+        Train and test (or their row indices), each in the data set's original order.
     """
     _check_dataset(dataset)
     test_fraction = check_real("test_fraction", test_fraction, min=0.0, max=1.0, strict_min=True)
@@ -138,4 +143,4 @@ def stratified_split(
     test = np.sort(np.concatenate(test)) if test else np.zeros(0, np.int64)
     train = np.setdiff1d(np.arange(len(dataset)), test)
     _nonempty(train, test, f"stratified_split with test_fraction {test_fraction}")
-    return dataset[train], dataset[test]
+    return (train, test) if return_indices else (dataset[train], dataset[test])

@@ -103,7 +103,7 @@ def build_dataset(spec: str, *, sr: int, duration: float | None, on_error: str =
     ``gm8``, ``gm8:alt`` (the alternative GM programs), ``synthetic``,
     ``folder:PATH``, ``nsynth:PATH`` or ``saved:PATH`` (a `Dataset.save` folder).
     """
-    from . import Dataset, gm8, load_folder, load_nsynth, synthetic_notes
+    from ..data import Dataset, gm8, load_folder, load_nsynth, synthetic_notes
 
     kind, _, path = spec.partition(":")
     if kind == "gm8":

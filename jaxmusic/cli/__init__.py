@@ -1,0 +1,44 @@
+"""The ``jaxmusic`` command: one small module per sub-command, each parsing its
+arguments and calling one library function.
+
+- ``jaxmusic recognition``: the instrument-recognition table (`jaxmusic.experiments.recognition`).
+- ``jaxmusic features``: features of a data set on disk (`jaxmusic.extract`).
+- ``jaxmusic demo``: features of one built-in note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._checks import JaxMusicError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``jaxmusic`` command."""
+    from .demo import add_demo_subcommand
+    from .features import add_features_subcommand
+    from .recognition import add_recognition_subcommand
+
+    p = argparse.ArgumentParser(prog="jaxmusic", description="Music representations and models in JAX.")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_recognition_subcommand(sub)
+    add_features_subcommand(sub)
+    add_demo_subcommand(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    """Run the ``jaxmusic`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except JaxMusicError as err:
+        print(f"jaxmusic: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -353,6 +353,7 @@ def run_recognition(
     out = Path(out)
     grid = dict(QUICK if quick else FULL)
     seeds = check_int("seeds", seeds, min=1)
+    split = check_choice("split", split, ("source", "pitch", "random"))
     features = list(REPRESENTATIONS if features is None else features)
     for f in features:
         check_choice("features", f, REPRESENTATIONS)

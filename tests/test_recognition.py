@@ -1,0 +1,151 @@
+"""The recognition table on folders it has never seen: sources, folds, resumption, bad input."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+import soundfile as sf
+
+import jaxmusic
+from jaxmusic import data
+from jaxmusic.cli import main
+from jaxmusic.experiments.recognition import make_folds, run_recognition
+
+CLASSES = ("violin", "flute", "trumpet")
+
+
+def write_source(root, seed, *, classes=CLASSES, sr=8000):
+    """A folder of class folders of synthetic notes (one 'collection')."""
+    ds = data.synthetic_notes(jax.random.key(seed), sr=sr, duration=0.5, hold=0.4, velocities=(70, 110),
+                              pitch_step=4, classes=classes)
+    for i in range(len(ds)):
+        folder = root / ds.classes[int(ds.label[i])]
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"n{i:03d}_{int(ds.pitch[i])}.wav", np.asarray(ds.audio[i]), sr)
+    return root
+
+
+@pytest.fixture(scope="module")
+def three_sources(tmp_path_factory):
+    base = tmp_path_factory.mktemp("collections")
+    return [write_source(base / name, seed) for seed, name in enumerate(("alpha", "beta", "gamma"))]
+
+
+def rec(out, dirs, *extra):
+    return main(["recognition", "--data", *map(str, dirs), "--split", "source", "--features", "mfcc",
+                 "--classifiers", "logreg", "knn", "--models", "none", "--sr", "8000", "--no-progress",
+                 "--out", str(out), *extra])
+
+
+def test_leave_one_source_out_on_unseen_folders(tmp_path, three_sources, capsys):
+    assert rec(tmp_path, three_sources) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["sources"] == ["alpha", "beta", "gamma"] and res["classes"] == sorted(CLASSES)
+    assert [f["name"] for f in res["folds"]] == ["test=alpha", "test=beta", "test=gamma"]
+    assert {(r["features"], r["model"]) for r in res["rows"]} == {("mfcc", "logreg"), ("mfcc", "knn")}
+    for r in res["rows"]:
+        assert set(r["errors"]) == {"test=alpha", "test=beta", "test=gamma"}
+        assert r["error"] == pytest.approx(np.mean(list(r["errors"].values())))
+        assert 0 <= r["error"] < 50  # synthetic timbres are told apart well above chance (66.7 %)
+        recalls = [v for v in r["per_class_recall"].values()]
+        assert r["error"] == pytest.approx(100 * (1 - np.mean(recalls)), abs=1e-6)
+    md = (tmp_path / "results.md").read_text()
+    assert "| mfcc | logreg |" in md and "on the seed's data" in md and "26.0" in md
+    assert (tmp_path / "confusion" / "mfcc-logreg.png").stat().st_size > 5000
+    assert "error" in capsys.readouterr().out
+
+
+def test_rerun_resumes_finished_pipelines(tmp_path, three_sources):
+    assert rec(tmp_path, three_sources[:2]) == 0
+    part = tmp_path / "parts" / "mfcc__logreg__test_alpha__0.json"
+    r = json.loads(part.read_text())
+    r["error"] = 12.345  # a marker: a recomputed part would not carry it
+    part.write_text(json.dumps(r))
+    assert rec(tmp_path, three_sources[:2]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    row = next(r for r in res["rows"] if r["model"] == "logreg")
+    assert row["errors"]["test=alpha"] == pytest.approx(12.345)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_rerun_on_other_data_is_refused(tmp_path, three_sources, capsys):
+    assert rec(tmp_path, three_sources[:2]) == 0
+    assert rec(tmp_path, three_sources) == 2
+    assert "another protocol" in capsys.readouterr().err
+
+
+def test_explicit_train_test(tmp_path, three_sources):
+    assert main(["recognition", "--train", str(three_sources[0]), str(three_sources[1]), "--test",
+                 str(three_sources[2]), "--features", "mfcc", "--classifiers", "logreg", "--models", "none",
+                 "--sr", "8000", "--no-progress", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert [f["name"] for f in res["folds"]] == ["test=gamma"]
+
+
+def test_pitch_split_folds_hold_out_pitches():
+    ds = data.synthetic_notes(jax.random.key(0), sr=8000, duration=0.25, hold=0.2, velocities=(90,),
+                              pitch_step=3, classes=CLASSES)
+    folds = make_folds(ds, split="pitch", seeds=2)
+    assert len(folds) == 2
+    for _, tr, te in folds:
+        assert not set(ds.pitch[tr]) & set(ds.pitch[te])
+
+
+def test_sources_with_different_classes(tmp_path, three_sources, capsys):
+    odd = write_source(tmp_path / "odd", 9, classes=("violin", "flute"))
+    assert rec(tmp_path / "out", [three_sources[0], odd]) == 2
+    err = capsys.readouterr().err
+    assert "jaxmusic: error" in err and "trumpet" in err
+
+
+def test_single_source_cannot_be_left_out(tmp_path, three_sources, capsys):
+    assert rec(tmp_path, three_sources[:1]) == 2
+    assert "two or more sources" in capsys.readouterr().err
+
+
+def test_unreadable_file_is_named_and_can_be_skipped(tmp_path, three_sources, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(three_sources[1], bad)
+    (bad / "flute" / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    assert rec(tmp_path / "a", [three_sources[0], bad]) == 2
+    assert "broken.wav" in capsys.readouterr().err
+    with pytest.warns(data.SkippedFileWarning, match="broken.wav"):
+        assert rec(tmp_path / "b", [three_sources[0], bad], "--skip-bad-files") == 0
+
+
+def test_class_with_fewer_notes_than_folds(tmp_path, three_sources):
+    import shutil
+
+    thin = tmp_path / "thin"
+    shutil.copytree(three_sources[1], thin)
+    for f in sorted((thin / "trumpet").iterdir())[2:]:
+        f.unlink()
+    with pytest.raises(jaxmusic.ParameterError, match="fewer training notes than the 5"):
+        run_recognition(tmp_path / "out", data=[thin, three_sources[0]],
+                        split="source", features=["mfcc"], classifiers=["logreg"], models=[], sr=8000,
+                        progress=False, verbose=False)
+
+
+def test_one_class_is_refused(tmp_path):
+    one = write_source(tmp_path / "one", 0, classes=("violin",))
+    two = write_source(tmp_path / "two", 1, classes=("violin",))
+    with pytest.raises(jaxmusic.ParameterError, match="single class"):
+        run_recognition(tmp_path / "out", data=[one, two], features=["mfcc"], classifiers=["logreg"], models=[],
+                        sr=8000, progress=False, verbose=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(features=["chroma"]), "features"),
+    (dict(models=["resnet"]), "models"),
+    (dict(classifiers=["xgboost"]), "classifiers"),
+    (dict(features=[], models=[]), "nothing to run"),
+    (dict(split="time"), "split"),
+])
+def test_bad_options(tmp_path, three_sources, kwargs, match):
+    with pytest.raises(jaxmusic.ParameterError, match=match):
+        run_recognition(tmp_path, data=three_sources, **{"features": ["mfcc"], "classifiers": ["logreg"],
+                                                         "models": [], **kwargs}, sr=8000, progress=False,
+                        verbose=False)

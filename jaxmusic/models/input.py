@@ -39,7 +39,14 @@ from ..features import CQT
 from ..filters.cqt import cqt_filter_bank
 from .convnet import CONVNET_PRESETS, ConvNetPreset
 
-__all__ = ["ConvNetInput", "convnet_input", "a_weighting", "Standardizer", "fit_normalization"]
+__all__ = [
+    "ConvNetInput",
+    "convnet_input",
+    "convnet_transform",
+    "a_weighting",
+    "Standardizer",
+    "fit_normalization",
+]
 
 _GAIN = 1000.0  # log1p(_GAIN * x)
 
@@ -258,6 +265,56 @@ def convnet_input(
         cfg["sr"], preset, cfg["fmin"], cfg["n_bins"], cfg["bins_per_octave"], cfg["hop_length"], cfg["n_frames"]
     )
     return F(audio)
+
+
+def convnet_transform(
+    *,
+    sr: float,
+    n_samples: int | None = None,
+    preset: str | None = "gm8",
+    fmin: float | None = None,
+    n_bins: int | None = None,
+    bins_per_octave: int | None = None,
+    hop_length: int | None = None,
+    n_frames: int | None = None,
+) -> ConvNetInput:
+    """The `ConvNetInput` transform for notes of ``n_samples`` samples at ``sr``.
+
+    For `jaxmusic.extract` and other batch pipelines: maps ``(n_samples,)`` (or
+    ``(..., n_samples)``) to ``(..., n_bins, n_frames, 1)``.
+
+    Parameters
+    ----------
+    sr : float, keyword-only
+        Sampling rate of the notes (Hz).
+    n_samples : int or None, keyword-only
+        Note length. When it differs from the preset's, the hop becomes
+        ``n_samples // (n_frames - 1)`` so that the ``n_frames`` frames span the
+        whole note (16000 -> 125, as ``"gm8"``; 64000 -> 503); None or the
+        preset's length keep the preset's hop.
+    preset, fmin, n_bins, bins_per_octave, hop_length, n_frames : keyword-only
+        As `convnet_input`; an explicit ``hop_length`` wins over the rule above.
+
+    Returns
+    -------
+    ConvNetInput
+    """
+    if n_samples is not None and hop_length is None:
+        n_samples = check_int("n_samples", n_samples, min=1)
+        base = CONVNET_PRESETS.get(preset) if preset is not None else None
+        frames = n_frames if n_frames is not None else (base.n_frames if base is not None else None)
+        if base is None or n_samples != base.n_samples:
+            if frames is None:
+                raise ParameterError("n_frames is required with preset=None")
+            frames = check_int("n_frames", frames, min=1)
+            hop_length = max(1, n_samples // max(1, frames - 1))
+    cfg = _resolve(
+        sr=sr, preset=preset, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
+        hop_length=hop_length, n_frames=n_frames,
+    )
+    return _cached_input(
+        cfg["sr"], preset, cfg["fmin"], cfg["n_bins"], cfg["bins_per_octave"], cfg["hop_length"], cfg["n_frames"]
+    )
 
 
 # ------------------------------------------------------------------ standardization

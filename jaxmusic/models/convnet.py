@@ -37,7 +37,9 @@ batch 32: about 0.3 s against 0.9 s for the same network with
   layers.
 * Max-pooling is a reshape and a ``max`` over the window axes, not
   ``reduce_window``: its gradient is an elementwise mask instead of XLA's
-  ``select_and_scatter``, which was 3x slower for the whole step.
+  ``select_and_scatter``, which was 3x slower for the whole step. (At exact
+  ties, such as the all-zero rows above Nyquist, the gradient is shared among
+  the tied inputs, where Keras gives it to one of them.)
 * Pooling comes before the bias and the leaky ReLU (both commute with a
   per-channel max, since the activation is increasing), so they run on the
   pooled array.

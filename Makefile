@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/jaxmusic demo --out runs/demo
+	$(VENV)/bin/jaxmusic recognition --data gm8 --quick --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/scattering.py

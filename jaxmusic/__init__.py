@@ -3,8 +3,15 @@
 Transforms are pytrees (plan once, then ``jit``/``vmap``/``grad``):
 `Scattering1D`, `TimeFrequencyScattering`, `SpiralScattering`; spectral features live in `jaxmusic.features` (librosa's names),
 filter banks in `jaxmusic.filters`, audio I/O in `jaxmusic.audio`, data sets in
-`jaxmusic.data`.
+`jaxmusic.data`. The modeling half: Flax NNX models in `jaxmusic.models`, the
+Optax training loop on a device mesh with Orbax checkpoints in `jaxmusic.train`,
+scikit-learn pipelines in `jaxmusic.classical`, and the applications in
+`jaxmusic.experiments` (the instrument-recognition table). These four load on
+first use (``jaxmusic.train`` works after ``import jaxmusic``), so that the
+transforms alone import without Flax, Optax, Orbax and scikit-learn.
 """
+
+import importlib
 
 from . import audio, data, features, fourier, geometry
 from ._checks import AudioError, JaxMusicError, ParameterError
@@ -28,4 +35,16 @@ __all__ = [
     "features",
     "fourier",
     "geometry",
+    "models",
+    "train",
+    "classical",
+    "experiments",
 ]
+
+_LAZY = ("models", "train", "classical", "experiments")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'jaxmusic' has no attribute {name!r}")

@@ -13,11 +13,12 @@ import jax
 import pytest
 
 import jaxmusic
-from jaxmusic import audio, data, features, fourier, geometry
+from jaxmusic import audio, classical, data, experiments, features, fourier, geometry, models, train
 
-MODULES = [jaxmusic, fourier, features, geometry, audio, data]
+MODULES = [jaxmusic, fourier, features, geometry, audio, data, models, train, classical, experiments]
 # data records and note synthesizers whose positional arguments are all data
-MANY_POSITIONAL = {"Dataset": 8, "synthetic_note": 4}
+MANY_POSITIONAL = {"Dataset": 8, "synthetic_note": 4, "Steps": 6, "TrainState": 4, "FitResult": 7,
+                   "evaluate": 4}  # classical.evaluate(X_train, y_train, X_test, y_test), as scikit-learn
 
 
 def _public():

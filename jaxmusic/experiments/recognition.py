@@ -288,6 +288,7 @@ def _convnet_inputs(ds, folder, *, progress):
     from ..extract import extract
     from ..models import convnet_transform
 
+    # the gm8 preset (55 Hz, 96 bins, 128 frames), its hop scaled to the notes' length
     transform = convnet_transform(sr=ds.sr, n_samples=ds.n_samples)
     return np.asarray(extract(ds, transform, out=folder, progress=progress, desc="cqt"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["figure_note_features", "figure_training_curves", "figure_confusion"]
+__all__ = ["figure_note_features", "figure_training_curves", "figure_confusion", "figure_recognition"]
 
 
 def _pyplot():
@@ -140,6 +140,62 @@ def figure_confusion(confusion, classes, path, *, title=""):
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, fraction=0.046, label="recall")
     ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure_recognition(rows, path, *, title="", seed_results=()):
+    """The recognition table as bars: error per pipeline, best first, one colour per representation.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``results.json``'s rows (``features``, ``model``, ``error``, ``errors``).
+    path : str or path-like
+    title : str
+    seed_results : sequence of (features, model, error, source)
+        The seed's numbers, drawn as a separate panel (on the seed's data, not ours).
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    rows = sorted(rows, key=lambda r: r["error"])
+    feats = list(dict.fromkeys(r["features"] for r in rows))
+    colour = {f: f"C{i}" for i, f in enumerate(feats)}
+    n = len(rows)
+    panels = 2 if seed_results else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 1.2 + 0.28 * max(n, len(seed_results))),
+                             squeeze=False)
+    ax = axes[0, 0]
+    ys = np.arange(n)[::-1]
+    ax.barh(ys, [r["error"] for r in rows], color=[colour[r["features"]] for r in rows])
+    for y, r in zip(ys, rows):
+        folds = list(r.get("errors", {}).values())
+        if len(folds) > 1:
+            ax.plot(folds, [y] * len(folds), "k|", ms=8)
+        ax.text(max([r["error"]] + folds) + 1.0, y, f"{r['error']:.1f}", va="center", fontsize=7)
+    ax.set_yticks(ys, [f"{r['features']} + {r['model']}" for r in rows], fontsize=7)
+    ax.set_xlabel("error = 1 - mean per-class recall (%)   | : per fold")
+    ax.set_title(f"jaxmusic: {title}", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    if seed_results:
+        b = axes[0, 1]
+        ys2 = np.arange(len(seed_results))[::-1]
+        b.barh(ys2, [e for _, _, e, _ in seed_results], color="0.6")
+        for y, (_, _, e, _) in zip(ys2, seed_results):
+            b.text(e + 0.5, y, f"{e:.1f}", va="center", fontsize=7)
+        b.set_yticks(ys2, [f"{f} + {m}" for f, m, _, _ in seed_results], fontsize=7)
+        b.set_xlabel("error (%)")
+        b.set_title("the seed's numbers, on its data (MedleyDB -> solosDB)", fontsize=9)
+        b.grid(axis="x", alpha=0.3)
+        lim = max(ax.get_xlim()[1], b.get_xlim()[1])
+        ax.set_xlim(0, lim); b.set_xlim(0, lim)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

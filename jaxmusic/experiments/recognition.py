@@ -399,13 +399,21 @@ def run_recognition(
     rows = []
     feature_cache = {}
 
+    timing_file = out / "features" / "timing.json"
+    timings = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+
     def features_of(name):
         if name not in feature_cache:
+            t0 = time.perf_counter()
             if name == "cqt":
-                feature_cache[name] = _convnet_inputs(ds, out / "features" / "cqt", progress=progress)
+                X = _convnet_inputs(ds, out / "features" / "cqt", progress=progress)
             else:
-                feature_cache[name] = np.asarray(note_features(ds, name, out=out / "features" / name,
-                                                               progress=progress))
+                X = np.asarray(note_features(ds, name, out=out / "features" / name, progress=progress))
+            seconds = time.perf_counter() - t0
+            if name not in timings:  # the run that computed them (a resumed run reads them from disk)
+                timings[name] = {"shape": list(X.shape[1:]), "seconds": seconds, "notes_per_s": len(ds) / seconds}
+                _write_json(timing_file, timings)
+            feature_cache[name] = X
         return feature_cache[name]
 
     explicit = split == "source" or test_sources is not None
@@ -438,18 +446,24 @@ def run_recognition(
         row = dict(features=feat, model=model, **_aggregate(parts, ds.classes))
         rows.append(row)
         _figure_confusion(row, ds.classes, out / "confusion" / f"{_slug(feat + '-' + model)}.png")
-        _write_results(out, rows, ds, sources, folds, config)
-    result = _write_results(out, rows, ds, sources, folds, config)
+        _write_results(out, rows, ds, sources, folds, config, timings)
+    result = _write_results(out, rows, ds, sources, folds, config, timings)
+    from ..plot import figure_recognition
+
+    figure_recognition(rows, out / "results.png", title=f"{', '.join(sources)}; split {split}",
+                       seed_results=SEED_RESULTS)
     say("")
     say(format_table(rows, title="Instrument recognition (" + ", ".join(sources) + f"; split {split})"))
-    say(f"wrote {out / 'results.json'}, {out / 'results.md'} and figures in {out} "
+    say("feature extraction: " + ", ".join(f"{k} {v['notes_per_s']:.0f} notes/s" for k, v in timings.items()))
+    say(f"wrote {out / 'results.json'}, {out / 'results.md'}, {out / 'results.png'} and figures in {out} "
         f"({time.perf_counter() - t_start:.0f} s)")
     return result
 
 
-def _write_results(out, rows, ds, sources, folds, config):
+def _write_results(out, rows, ds, sources, folds, config, timings):
     result = {"rows": rows, "classes": list(ds.classes), "sources": sources,
-              "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds], "config": config}
+              "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds], "config": config,
+              "features": timings}
     _write_json(out / "results.json", result)
     (out / "results.md.tmp").write_text(format_table(rows, title="Instrument recognition (" + ", ".join(sources)
                                                                   + f"; split {config['split']})"))

@@ -67,8 +67,8 @@ _CLASSICAL = ("logreg", "svc", "knn", "rf10", "rf100")
 #: What ``quick=True`` changes: fewer notes, classifiers and networks, shorter training.
 QUICK = dict(pitch_step=3, velocities=(64, 110), networks=("convnet:spiral", "convnet:1-d", "convnet:spiral+1-d"),
              classifiers=("logreg", "svc", "knn", "rf10", "rf100"), steps=300, eval_every=25, patience=6)
-FULL = dict(pitch_step=1, velocities=(50, 75, 100), networks=tuple(NETWORKS),
-            classifiers=_CLASSICAL + ("mlp",), steps=3000, eval_every=50, patience=10)
+FULL = dict(pitch_step=2, velocities=(50, 75, 100), networks=tuple(NETWORKS),
+            classifiers=_CLASSICAL + ("mlp",), steps=2000, eval_every=50, patience=8)
 
 
 # ------------------------------------------------------------------ data and folds

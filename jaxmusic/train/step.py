@@ -9,6 +9,7 @@ annotation and checkpoint as plain arrays:
 
     steps = make_steps(model, optax.adam(1e-3), mesh=mesh)
     state = steps.init()                          # TrainState, replicated on the mesh
+    sums = replicate(zero_sums(), mesh)           # placed like the state: one compilation
     state, sums = steps.train(state, batch, sums) # batch: x, y, mask, split along "data"
     counts = steps.evaluate(state.params, batch)  # confusion counts, loss sum
 

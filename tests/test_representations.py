@@ -96,9 +96,12 @@ def test_defaults_for_one_second_16k_notes():
     R = make_representation("mfcc", sr=16000, n_samples=16000)
     assert (R.transform.n_mfcc, R.transform.n_fft, R.transform.hop_length) == (20, 1024, 256)
     S = make_representation("scattering", sr=16000, n_samples=16000)
-    assert (S.transform.J, S.transform.Q, S.eps) == (8, (12, 1), 1e-4)
+    assert (S.transform.J, S.transform.Q, S.eps) == (8, (12, 1), 1e-6)
+    assert make_representation("scattering", sr=44100, n_samples=44100).transform.J == 9
     J = make_representation("jtfs", sr=16000, n_samples=16000)
     assert (J.transform.J, J.transform.J_fr, J.transform.Q, J.transform.format) == (8, 3, (12, 1), "time")
+    P = make_representation("spiral", sr=16000, n_samples=16000)
+    assert (P.transform.J, P.transform.Q, P.transform.J_chroma, P.eps) == (8, (8, 1), 1, 1e-6)
 
 
 def test_mfcc_gradient_finite_at_silence(reps):

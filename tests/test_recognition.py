@@ -50,6 +50,10 @@ def test_leave_one_source_out_on_unseen_folders(tmp_path, three_sources, capsys)
         assert 0 <= r["error"] < 50  # synthetic timbres are told apart well above chance (66.7 %)
         recalls = [v for v in r["per_class_recall"].values()]
         assert r["error"] == pytest.approx(100 * (1 - np.mean(recalls)), abs=1e-6)
+    diag = res["diagnostics"]["mfcc"]["source_error"]
+    assert 0 <= diag <= 100 and diag == pytest.approx(json.loads((tmp_path / "diagnostics.json").read_text())
+                                                      ["mfcc"]["source_error"])
+    assert (tmp_path / "results.png").stat().st_size > 10_000
     md = (tmp_path / "results.md").read_text()
     assert "| mfcc | logreg |" in md and "on the seed's data" in md and "26.0" in md
     assert (tmp_path / "confusion" / "mfcc-logreg.png").stat().st_size > 5000
@@ -149,3 +153,16 @@ def test_bad_options(tmp_path, three_sources, kwargs, match):
         run_recognition(tmp_path, data=three_sources, **{"features": ["mfcc"], "classifiers": ["logreg"],
                                                          "models": [], **kwargs}, sr=8000, progress=False,
                         verbose=False)
+
+
+def test_source_separability_tells_collections_apart_only_when_features_carry_them():
+    from jaxmusic.experiments.recognition import source_separability
+
+    rng = np.random.default_rng(0)
+    source = np.repeat(["a", "b"], 100)
+    blind = rng.normal(size=(200, 8))
+    marked = blind + 3.0 * (source == "b")[:, None]
+    assert source_separability(marked, source) < 5
+    assert 30 < source_separability(blind, source) < 70
+    # a CQT-like input is averaged over its frames first
+    assert source_separability(np.repeat(marked[:, :, None, None], 4, axis=2), source) < 5

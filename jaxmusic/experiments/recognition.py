@@ -34,7 +34,7 @@ import numpy as np
 from .._checks import JaxMusicError, ParameterError, check_choice, check_int
 
 __all__ = ["run_recognition", "NETWORKS", "SEED_RESULTS", "load_recognition_data", "make_folds",
-           "format_table"]
+           "format_table", "source_separability"]
 
 #: The ConvNets of the table: name -> branches of `InstrumentConvNet`.
 NETWORKS = {
@@ -65,7 +65,7 @@ SEED_RESULTS = [
 _CLASSICAL = ("logreg", "svc", "knn", "rf10", "rf100")
 
 #: What ``quick=True`` changes: fewer notes, classifiers and networks, shorter training.
-QUICK = dict(pitch_step=3, velocities=(64, 110), networks=("convnet:spiral", "convnet:1-d", "convnet:spiral+1-d"),
+QUICK = dict(pitch_step=4, velocities=(64, 110), networks=("convnet:spiral", "convnet:1-d", "convnet:spiral+1-d"),
              classifiers=("logreg", "svc", "knn", "rf10", "rf100"), steps=300, eval_every=25, patience=6)
 FULL = dict(pitch_step=2, velocities=(50, 75, 100), networks=tuple(NETWORKS),
             classifiers=_CLASSICAL + ("mlp",), steps=2000, eval_every=50, patience=8)
@@ -91,7 +91,7 @@ def load_recognition_data(*, data="gm8", train=None, test=None, nsynth=None, sr=
     skip_bad_files : bool
         Skip unreadable files with a warning naming them (default: raise).
     quick : bool
-        A smaller built-in grid (every 3rd semitone, two velocities).
+        A smaller built-in grid (every 4th semitone, two velocities).
 
     Returns
     -------
@@ -250,6 +250,37 @@ def _fit_network(model, X, y, tr, te, *, seed, grid, ckpt, curves, progress, des
     e = evaluate(model, X[te], y[te], batch_size=batch_size)
     e.update(seconds=time.perf_counter() - t0, steps=r.steps, best_step=r.best_step)
     return e
+
+
+def source_separability(X, source, *, folds: int = 5) -> float:
+    """How well a representation tells the *sources* (collections) apart: error in percent.
+
+    Standardised logistic regression predicting each note's source from its
+    features, ``KFold(folds, shuffle=True, random_state=5)``, error = 1 - mean
+    per-source recall. Low values mean the representation carries the collection's
+    signature (its samples, room, equalisation), which a cross-source test then
+    penalises; chance is ``100 * (1 - 1 / n_sources)``.
+
+    Parameters
+    ----------
+    X : (n, d) or (n, d, ...) array
+        Features; axes after the second (the CQT's frames) are averaged over.
+    source : (n,) array of str
+
+    Returns
+    -------
+    float
+    """
+    from sklearn.model_selection import KFold, cross_val_score
+
+    from ..classical import make_classifier
+
+    X = np.asarray(X, np.float32)
+    X = X.mean(axis=tuple(range(2, X.ndim))) if X.ndim > 2 else X
+    _, y = np.unique(np.asarray(source), return_inverse=True)
+    scores = cross_val_score(make_classifier("logreg"), X, y, scoring="balanced_accuracy",
+                             cv=KFold(folds, shuffle=True, random_state=5))
+    return float(100 * (1 - np.mean(scores)))
 
 
 def _standardize(X, tr):
@@ -446,8 +477,19 @@ def run_recognition(
         row = dict(features=feat, model=model, **_aggregate(parts, ds.classes))
         rows.append(row)
         _figure_confusion(row, ds.classes, out / "confusion" / f"{_slug(feat + '-' + model)}.png")
-        _write_results(out, rows, ds, sources, folds, config, timings)
-    result = _write_results(out, rows, ds, sources, folds, config, timings)
+        _write_results(out, rows, ds, sources, folds, config, timings, {})
+    diagnostics = {}
+    if len(sources) > 1:  # how much each representation says about the collection, not the instrument
+        diag_file = out / "diagnostics.json"
+        diagnostics = json.loads(diag_file.read_text()) if diag_file.is_file() else {}
+        for feat in dict.fromkeys(f for f, _ in pipelines):
+            if feat not in diagnostics:
+                diagnostics[feat] = {"source_error": source_separability(features_of(feat), ds.source)}
+                _write_json(diag_file, diagnostics)
+        say("source identifiability (error of a logistic regression telling the sources apart; chance "
+            f"{100 * (1 - 1 / len(sources)):.0f} %): "
+            + ", ".join(f"{k} {v['source_error']:.1f} %" for k, v in diagnostics.items()))
+    result = _write_results(out, rows, ds, sources, folds, config, timings, diagnostics)
     from ..plot import figure_recognition
 
     figure_recognition(rows, out / "results.png", title=f"{', '.join(sources)}; split {split}",
@@ -460,10 +502,10 @@ def run_recognition(
     return result
 
 
-def _write_results(out, rows, ds, sources, folds, config, timings):
+def _write_results(out, rows, ds, sources, folds, config, timings, diagnostics):
     result = {"rows": rows, "classes": list(ds.classes), "sources": sources,
               "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds], "config": config,
-              "features": timings}
+              "features": timings, "diagnostics": diagnostics}
     _write_json(out / "results.json", result)
     (out / "results.md.tmp").write_text(format_table(rows, title="Instrument recognition (" + ", ".join(sources)
                                                                   + f"; split {config['split']})"))

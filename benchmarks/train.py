@@ -185,14 +185,14 @@ def worker_jaxmusic(a) -> dict:
     state, sums = steps.init(), replicate(zero_sums(), mesh)  # as jaxmusic.train.fit does
 
     t0 = time.perf_counter()
-    state, sums = steps.train(state, batch, sums)
+    state, sums = steps.train(state, batch, sums, steps.consts)
     jax.block_until_ready((state, sums))
     compile_s = time.perf_counter() - t0
     times, cpu = [], []
     for _ in range(a.repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
-            state, sums = steps.train(state, batch, sums)
+            state, sums = steps.train(state, batch, sums, steps.consts)
         jax.block_until_ready((state, sums))
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)

@@ -166,3 +166,22 @@ def test_source_separability_tells_collections_apart_only_when_features_carry_th
     assert 30 < source_separability(blind, source) < 70
     # a CQT-like input is averaged over its frames first
     assert source_separability(np.repeat(marked[:, :, None, None], 4, axis=2), source) < 5
+
+
+def test_a_network_trains_and_an_interrupted_one_resumes_from_its_checkpoint(tmp_path, three_sources, capsys):
+    args = ["recognition", "--data", *map(str, three_sources[:2]), "--features", "none", "--models", "convnet:1-d",
+            "--steps", "30", "--sr", "8000", "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    (row,) = res["rows"]
+    assert (row["features"], row["model"]) == ("cqt", "convnet:1-d") and 0 <= row["error"] <= 100
+    part = tmp_path / "parts" / "cqt__convnet_1-d__test_alpha__0.json"
+    first = json.loads(part.read_text())
+    assert first["steps"] == 30
+    assert (tmp_path / "curves" / "cqt__convnet_1-d__test_alpha__0" / "curves.png").is_file()
+    assert (tmp_path / "features" / "cqt" / "features.npy").is_file()
+    part.unlink()  # as if the run had stopped after the last checkpoint, before the part was written
+    capsys.readouterr()
+    assert main(args) == 0
+    again = json.loads(part.read_text())
+    assert again["error"] == pytest.approx(first["error"]) and again["confusion"] == first["confusion"]

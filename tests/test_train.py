@@ -173,15 +173,36 @@ def test_checkpoint_from_another_model_is_refused(tmp_path):
                   progress=False)
 
 
+class Interrupting:
+    """Training inputs whose batch reads raise KeyboardInterrupt after ``after`` batches."""
+
+    def __init__(self, x, *, after):
+        self.x, self.after, self.reads = x, after, 0
+        self.shape, self.dtype = x.shape, x.dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.x, dtype=dtype)
+
+    def __getitem__(self, index):
+        self.reads += 1
+        if self.reads > self.after:
+            raise KeyboardInterrupt
+        return self.x[index]
+
+
 def test_resume_in_process_continues_the_run(tmp_path):
     X, y = blobs()
+    kw = dict(eval_every=10, checkpoint_every=7, val=(X[200:], y[200:]), patience=100, progress=False)
     a = Tiny(6, 4, rngs=nnx.Rngs(0))
-    train.fit(a, X, y, steps=40, eval_every=10, checkpoint_dir=tmp_path / "a", progress=False)
+    ra = train.fit(a, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Tiny(6, 4, rngs=nnx.Rngs(0))
-    train.fit(b, X, y, steps=20, eval_every=10, checkpoint_dir=tmp_path / "b", progress=False)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15, between evaluations 10 and 20
+        train.fit(b, Interrupting(X[:200], after=14), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Tiny(6, 4, rngs=nnx.Rngs(0))
-    r = train.fit(b2, X, y, steps=40, eval_every=10, checkpoint_dir=tmp_path / "b", progress=False)
-    assert r.resumed_from == 20 and len(r.history) == 4
+    rb = train.fit(b2, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    assert rb.resumed_from == 14 and len(rb.history) == 4 and rb.history[0]["step"] == 10
+    strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
+    assert strip(ra.history) == strip(rb.history)  # the running sums of steps 11-14 were checkpointed
     for pa, pb in zip(jax.tree.leaves(nnx.state(a, nnx.Param)), jax.tree.leaves(nnx.state(b2, nnx.Param))):
         np.testing.assert_array_equal(pa, pb)
 
@@ -224,22 +245,25 @@ def _checkpoint_steps(folder):
 
 
 def test_killed_run_resumes_bit_identical(tmp_path):
-    steps, every = "600", "20"
-    ref = run_worker(tmp_path / "ref", "--steps", steps, "--every", every, wait=False)
+    # checkpoints fall between evaluations (running sums in flight), early-stopping counters move
+    args = ["--steps", "700", "--every", "10", "--checkpoint-every", "7", "--patience", "1000"]
+    ref = run_worker(tmp_path / "ref", *args, wait=False)
     ck = tmp_path / "ck"
     kills = []
-    for target in (3, 12):  # kill twice: early, then later in the resumed run
-        victim = run_worker(tmp_path / "victim", "--steps", steps, "--every", every, "--checkpoint", ck, wait=False)
+    rng = np.random.default_rng()
+    for target in (21, 280):  # kill twice: early, then later in the resumed run, a random moment after
+        victim = run_worker(tmp_path / "victim", *args, "--checkpoint", ck, wait=False)
         t0 = time.time()
         while time.time() - t0 < 180 and victim.poll() is None:
-            if len(_checkpoint_steps(ck)) and max(_checkpoint_steps(ck)) >= target * int(every):
+            if _checkpoint_steps(ck) and max(_checkpoint_steps(ck)) >= target:
                 break
             time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.15))
         assert victim.poll() is None, "the run finished before it could be killed"
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         kills.append(max(_checkpoint_steps(ck)))
-    run_worker(tmp_path / "victim", "--steps", steps, "--every", every, "--checkpoint", ck)
+    run_worker(tmp_path / "victim", *args, "--checkpoint", ck)
     _, err = ref.communicate(timeout=240)
     assert ref.returncode == 0, err[-3000:]
     resumed = json.loads((tmp_path / "victim" / "history0.json").read_text())
@@ -247,4 +271,51 @@ def test_killed_run_resumes_bit_identical(tmp_path):
     a, b = load_params(tmp_path / "ref"), load_params(tmp_path / "victim")
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bit-identical
-    assert json.loads((tmp_path / "ref" / "history0.json").read_text())["history"] == resumed["history"]
+    reference = json.loads((tmp_path / "ref" / "history0.json").read_text())
+    assert reference["history"] == resumed["history"] and reference["best_step"] == resumed["best_step"]
+
+
+def test_resume_with_other_options_is_refused(tmp_path):
+    X, y = blobs()
+    train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=4, eval_every=2, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(train.CheckpointError, match="its seed is 0 and this run's is 1"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=8, eval_every=2, seed=1, checkpoint_dir=tmp_path,
+                  progress=False)
+    with pytest.raises(train.CheckpointError, match="labels"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, (y + 1) % 4, steps=8, eval_every=2, checkpoint_dir=tmp_path,
+                  progress=False)
+    with pytest.raises(train.CheckpointError, match="optimizer_state"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=8, eval_every=2, optimizer=optax.sgd(0.1),
+                  checkpoint_dir=tmp_path, progress=False)
+
+
+class WithFixed(nnx.Module):
+    """A fixed (non-trained) projection, then a trained layer, like a scattering front end."""
+
+    def __init__(self, d, c, *, rngs):
+        from jaxmusic.models import Fixed
+
+        self.proj = Fixed(np.random.default_rng(0).normal(size=(d, 16)).astype(np.float32))
+        self.bn = nnx.BatchNorm(16, rngs=rngs)
+        self.out = nnx.Linear(16, c, rngs=rngs)
+
+    def __call__(self, x):
+        return self.out(self.bn(x @ jax.lax.stop_gradient(self.proj[...])))
+
+
+def test_fixed_variables_are_arguments_and_batch_statistics_are_carried(tmp_path):
+    X, y = blobs()
+    model = WithFixed(6, 4, rngs=nnx.Rngs(0))
+    proj = np.asarray(model.proj[...]).copy()
+    steps = train.make_steps(model, optax.adam(1e-2), mesh=train.make_mesh(), n_classes=4)
+    state = steps.init()
+    batch = {"x": X[:32], "y": y[:32], "mask": np.ones(32, bool)}
+    sums = train.replicate(train.step.zero_sums(), train.make_mesh())
+    text = steps.train.lower(state, batch, sums, steps.consts).as_text()
+    # the 6x16 filters are an argument of the compiled step, not a constant baked into it
+    assert not [line for line in text.splitlines() if "constant" in line and "6x16" in line]
+    assert "tensor<6x16xf32>" in text
+    r = train.fit(model, X, y, steps=100, eval_every=20, learning_rate=1e-2, progress=False, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(np.asarray(model.proj[...]), proj)  # not trained
+    assert not np.allclose(np.asarray(model.bn.mean[...]), 0)  # batch statistics moved and were kept
+    assert r.history[-1]["train_accuracy"] > 60

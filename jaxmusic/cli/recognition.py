@@ -5,7 +5,7 @@ Examples
     jaxmusic recognition --data gm8 --quick
     jaxmusic recognition --data ~/medley ~/solos ~/rwc --split source --out runs/rec
     jaxmusic recognition --train ~/medley --test ~/solos --models none
-    jaxmusic recognition --nsynth ~/nsynth-test --split source --features mfcc scattering
+    jaxmusic recognition --nsynth ~/nsynth-test --families guitar keyboard mallet --split source
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def _run(args) -> int:
         data = "gm8"
     run_recognition(
         args.out, data="gm8" if data is None else data, train=args.train, test=args.test, nsynth=args.nsynth,
+        families=args.families, steps=args.steps,
         split=args.split, features=_names(args.features), classifiers=_names(args.classifiers),
         models=_names(args.models), seeds=args.seeds, quick=args.quick, skip_bad_files=args.skip_bad_files,
         sr=args.sr, duration=args.duration, progress=not args.no_progress,
@@ -49,6 +50,7 @@ def add_recognition_subcommand(sub) -> None:
     src.add_argument("--nsynth", metavar="ROOT", help="NSynth's layout (examples.json + audio/)")
     src.add_argument("--train", nargs="+", metavar="DIR", help="training folders (with --test)")
     r.add_argument("--test", nargs="+", metavar="DIR", help="test folders (with --train)")
+    r.add_argument("--families", nargs="+", metavar="NAME", help="NSynth families to keep (with --nsynth)")
     r.add_argument("--split", choices=("source", "pitch", "random"), default="source",
                    help="leave one source out (default), hold out pitches, or a random stratified split")
     r.add_argument("--features", nargs="+", metavar="NAME",
@@ -59,6 +61,7 @@ def add_recognition_subcommand(sub) -> None:
                    help=f"networks: {' '.join(NETWORKS)}, or none")
     r.add_argument("--seeds", type=int, default=1, help="seeds per pipeline (default 1)")
     r.add_argument("--quick", action="store_true", help="fewer notes, networks and steps (the demo)")
+    r.add_argument("--steps", type=int, default=None, help="most steps per network (default 2000; quick 300)")
     r.add_argument("--skip-bad-files", action="store_true", help="skip unreadable audio files, naming them")
     r.add_argument("--sr", type=int, default=16000, help="sampling rate in Hz (default 16000)")
     r.add_argument("--duration", type=float, default=None, help="seconds per note for folders (default longest)")

@@ -131,6 +131,18 @@ class Checkpointer:
             state=ocp.args.StandardSave(_unkey(state)), record=ocp.args.JsonSave(record)))
         self.manager.wait_until_finished()
 
+    def record(self, step: int) -> dict:
+        """The JSON record of checkpoint ``step`` (checked against this model's signature)."""
+        ocp = self._ocp
+        try:
+            record = self.manager.restore(int(step), args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
+        except Exception as err:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+        why = _signature_difference(record.get("signature", {}), self.signature)
+        if why:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is not from this model: {why}")
+        return record
+
     def restore(self, step: int, template):
         """Read checkpoint ``step`` into arrays shaped, typed and placed like ``template``.
 
@@ -141,13 +153,7 @@ class Checkpointer:
         ocp = self._ocp
         abstract = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), _unkey(template))
-        try:
-            record = self.manager.restore(int(step), args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
-        except Exception as err:
-            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
-        why = _signature_difference(record.get("signature", {}), self.signature)
-        if why:
-            raise CheckpointError(f"checkpoint {step} in {self.directory} is not from this model: {why}")
+        record = self.record(step)
         try:
             restored = self.manager.restore(int(step), args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract)))["state"]

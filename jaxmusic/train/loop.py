@@ -10,6 +10,7 @@ recall) beside accuracy and per-class recall.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -23,7 +24,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from .._checks import ParameterError, check_int
-from .checkpoint import Checkpointer, model_signature
+from .checkpoint import CheckpointError, Checkpointer, model_signature
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler
 from .step import Steps, make_steps, to_local, zero_sums
@@ -124,11 +125,11 @@ def _batches(x, y, batch_size, mesh):
         yield shard_batch(read, batch_size, mesh)
 
 
-def _evaluate_with(steps: Steps, params, x, y, batch_size, mesh) -> dict:
+def _evaluate_with(steps: Steps, state, x, y, batch_size, mesh) -> dict:
     conf = np.zeros((steps.n_classes, steps.n_classes))
     loss = count = 0.0
     for batch in _batches(x, y, batch_size, mesh):
-        r = to_host(steps.evaluate(params, batch))
+        r = to_host(steps.evaluate(state, batch, steps.consts))
         conf += r["confusion"]
         loss += float(r["loss"])
         count += float(r["count"])
@@ -186,8 +187,7 @@ def evaluate(model: nnx.Module, x, y, *, n_classes: int | None = None, batch_siz
     y = _check_xy(x, y, n_classes, "evaluation set")
     steps = make_steps(model, optax.identity(), mesh=mesh, n_classes=n_classes)
     model.eval()
-    params = replicate(nnx.state(model, nnx.Param), mesh)
-    return _evaluate_with(steps, params, x, y, batch_size, mesh)
+    return _evaluate_with(steps, steps.init(), x, y, batch_size, mesh)
 
 
 def _write_json(path: Path, obj) -> None:
@@ -283,7 +283,7 @@ def fit(
     batch_size = check_int("batch_size", batch_size, min=1)
     check_batch_size(batch_size, mesh)
     steps_total = check_int("steps", steps, min=1)
-    seed = check_int("seed", seed)
+    seed = check_int("seed", seed, min=0)
     out_classes = _output_classes(model, x, batch_size)
     n_classes = out_classes if n_classes is None else check_int("n_classes", n_classes, min=2)
     if n_classes != out_classes:
@@ -320,10 +320,25 @@ def fit(
     best_step, best_error, bad_evals, stopped = None, math.inf, 0, False
     resumed_from = None
     ckpt = None
+    # what a resumed run must share with the run that wrote the checkpoint
+    run_config = {
+        "seed": seed, "batch_size": batch_size, "eval_every": eval_every, "patience": patience,
+        "n_train": int(x.shape[0]), "labels": hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:16],
+        "n_val": None if val is None else int(x_val.shape[0]),
+        "optimizer_state": str(jax.tree_util.tree_structure(state.opt_state)),
+    }
     if checkpoint_dir is not None:
         ckpt = Checkpointer(checkpoint_dir, signature=model_signature(model), keep=keep)
         last = ckpt.latest()
         if last is not None:
+            saved = ckpt.record(last).get("config", {})
+            for k, v in run_config.items():
+                if saved.get(k) != v:
+                    ckpt.close()
+                    raise CheckpointError(
+                        f"the checkpoint in {ckpt.directory} belongs to another run: its {k} is {saved.get(k)!r} "
+                        f"and this run's is {v!r}. Resume with the same data and options, or use another "
+                        "checkpoint folder")
             restored, record = ckpt.restore(last, {"train": state, "best": best_params, "sums": sums})
             state, best_params, sums = restored["train"], restored["best"], restored["sums"]
             history = record["history"]
@@ -341,7 +356,7 @@ def fit(
         ckpt.save(step, {"train": state, "best": best_params, "sums": sums}, {
             "step": step, "history": history, "best_step": best_step, "bad_evals": bad_evals,
             "stopped": stopped, "best_error": None if math.isinf(best_error) else best_error,
-            "seed": seed, "batch_size": batch_size})
+            "config": run_config})
 
     try:
         while step < steps_total and not stopped:
@@ -351,7 +366,7 @@ def fit(
                 sel = idx[rows]
                 return {"x": np.asarray(x[sel], np.float32), "y": y[sel], "mask": np.ones(len(sel), bool)}
 
-            state, sums = steps_fn.train(state, shard_batch(read, batch_size, mesh), sums)
+            state, sums = steps_fn.train(state, shard_batch(read, batch_size, mesh), sums, steps_fn.consts)
             step += 1
             bar.update(1)
             if step % eval_every == 0 or step == steps_total:
@@ -360,7 +375,7 @@ def fit(
                 entry = {"step": step, "train_loss": float(s["loss"] / max(s["count"], 1)),
                          "train_accuracy": float(100 * s["correct"] / max(s["count"], 1))}
                 if val is not None:
-                    v = _evaluate_with(steps_fn, state.params, x_val, y_val, batch_size, mesh)
+                    v = _evaluate_with(steps_fn, state, x_val, y_val, batch_size, mesh)
                     entry.update(val_loss=v["loss"], val_error=v["error"], val_accuracy=v["accuracy"])
                     if v["error"] < best_error:
                         best_error, best_step, bad_evals = v["error"], step, 0
@@ -386,7 +401,7 @@ def fit(
             ckpt.close()
 
     final = best_params if (val is not None and best_step is not None) else state.params
-    nnx.update(model, to_local(final), to_local(state.rngs))
+    nnx.update(model, to_local(final), to_local(state.mutable))
     model.eval()
     if out is not None and main:
         _write_json(out / "metrics.json", {"history": history, "best_step": best_step})

@@ -96,7 +96,13 @@ def replicate(tree, mesh: Mesh):
         if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
             data = put(np.asarray(jax.random.key_data(x)))
             return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
-        host = np.asarray(x.addressable_data(0) if isinstance(x, jax.Array) else x)
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            if not x.sharding.is_fully_replicated:
+                raise ParameterError(f"replicate takes host values or replicated arrays; this one of shape "
+                                     f"{x.shape} is split across processes")
+            host = np.asarray(x.addressable_data(0))
+        else:
+            host = np.asarray(x)
         return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
     return jax.tree.map(put, tree)
@@ -140,6 +146,10 @@ def to_host(tree):
 
     def get(x):
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            if not x.sharding.is_fully_replicated:
+                raise ParameterError(
+                    f"to_host copies replicated arrays only; this one of shape {x.shape} is split across "
+                    "processes (gather it with jax.experimental.multihost_utils.process_allgather)")
             return np.asarray(x.addressable_data(0))
         return np.asarray(x)
 

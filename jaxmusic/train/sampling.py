@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import ParameterError
+from .._checks import ParameterError, check_int
 
 __all__ = ["BalancedSampler"]
 
@@ -34,8 +34,8 @@ class BalancedSampler:
             raise ParameterError(f"labels must be a non-empty 1-d array, got shape {labels.shape}")
         self.classes = np.unique(labels)
         self.rows = [np.flatnonzero(labels == c) for c in self.classes]
-        self.batch_size = int(batch_size)
-        self.seed = int(seed)
+        self.batch_size = check_int("batch_size", batch_size, min=1)
+        self.seed = check_int("seed", seed, min=0)
 
     def indices(self, step: int) -> np.ndarray:
         """Row indices of batch ``step``: (batch_size,) int64."""

@@ -1,17 +1,18 @@
 """One jit-compiled train step (loss, gradients, Optax update) and one eval step.
 
 A Flax NNX model is split once into a static graph definition and its state:
-``params`` (every `nnx.Param`), ``rngs`` (its `nnx.RngState`: dropout keys and
-counters) and ``consts`` (every other variable, such as the fixed filters of a
-scattering front end, which are neither trained nor checkpointed). The steps
-are pure functions of these pytrees, so they compile once, shard by
-annotation and checkpoint as plain arrays:
+``params`` (every `nnx.Param`), ``mutable`` (its `nnx.RngState`, dropout keys and
+counters, and `nnx.BatchStat`, batch statistics: what a forward pass updates)
+and ``consts`` (every other variable, such as the fixed filters of a scattering
+front end: neither trained nor checkpointed, passed to the compiled steps as
+arguments, not baked into them). The steps are pure functions of these pytrees,
+so they compile once, shard by annotation and checkpoint as plain arrays:
 
     steps = make_steps(model, optax.adam(1e-3), mesh=mesh)
     state = steps.init()                          # TrainState, replicated on the mesh
     sums = replicate(zero_sums(), mesh)           # placed like the state: one compilation
-    state, sums = steps.train(state, batch, sums) # batch: x, y, mask, split along "data"
-    counts = steps.evaluate(state.params, batch)  # confusion counts, loss sum
+    state, sums = steps.train(state, batch, sums, steps.consts)  # batch: x, y, mask, split along "data"
+    counts = steps.evaluate(state, batch, steps.consts)          # confusion counts, loss sum
 
 Loss: softmax cross-entropy over integer labels, averaged over the rows whose
 ``mask`` is True (padding rows of a partial batch are ignored).
@@ -39,7 +40,7 @@ class TrainState(NamedTuple):
     step: jax.Array       #: int32 scalar, optimizer steps taken
     params: Any           #: nnx.State of the model's Params
     opt_state: Any        #: the Optax state
-    rngs: Any             #: nnx.State of the model's RngState (dropout keys, counters)
+    mutable: Any          #: nnx.State of its RngState and BatchStat (dropout keys, counters, batch statistics)
 
 
 def cross_entropy(logits, labels, mask):
@@ -70,16 +71,19 @@ class Steps(NamedTuple):
     """The compiled functions of one model and optimizer on one mesh."""
 
     init: Callable          #: () -> TrainState, from the model's current values
-    train: Callable         #: (TrainState, batch, sums) -> (TrainState, sums)
-    evaluate: Callable      #: (params, batch) -> {"confusion": (C, C), "loss": scalar, "count": scalar}
-    logits: Callable        #: (params, x) -> (batch, C) logits in eval mode
-    merge: Callable         #: (params, rngs) -> the model (eval mode) holding those values
+    train: Callable         #: jitted (TrainState, batch, sums, consts) -> (TrainState, sums)
+    evaluate: Callable      #: jitted (TrainState, batch, consts) -> {"confusion": (C, C), "loss", "count"}
+    logits: Callable        #: jitted (TrainState, x, consts) -> (batch, C) logits in eval mode
+    consts: Any             #: the model's other variables (fixed filters), replicated: the steps' last argument
     n_classes: int
 
 
+MUTABLE = (nnx.RngState, nnx.BatchStat)  #: variables a forward pass updates, carried by the state
+
+
 def _split(model):
-    graphdef, params, rngs, consts = nnx.split(model, nnx.Param, nnx.RngState, ...)
-    return graphdef, params, rngs, consts
+    graphdef, params, mutable, consts = nnx.split(model, nnx.Param, MUTABLE, ...)
+    return graphdef, params, mutable, consts
 
 
 def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, mesh,
@@ -104,7 +108,7 @@ def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, me
     Steps
     """
     model.train()
-    graph_train, params, rngs, consts = _split(model)
+    graph_train, _, _, consts = _split(model)
     model.eval()
     graph_eval = _split(model)[0]
     model.train()
@@ -113,49 +117,45 @@ def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, me
     consts = replicate(consts, mesh)
 
     def init():
-        g, p, r, _ = _split(model)
-        state = TrainState(step=jnp.zeros((), jnp.int32), params=p, opt_state=optimizer.init(p), rngs=r)
+        _, p, m, _ = _split(model)
+        state = TrainState(step=jnp.zeros((), jnp.int32), params=p, opt_state=optimizer.init(p), mutable=m)
         return replicate(state, mesh)
 
-    def train(state: TrainState, batch, sums):
-        def objective(params, rngs_state):
+    def train(state: TrainState, batch, sums, consts):
+        def objective(params, mutable):
             # fresh Variables at this trace level, so that dropout may advance its counters
-            rngs_state = jax.tree.map(lambda a: a, rngs_state)
-            m = nnx.merge(graph_train, params, rngs_state, consts)
+            mutable = jax.tree.map(lambda a: a, mutable)
+            m = nnx.merge(graph_train, params, mutable, consts)
             logits = m(batch["x"])
-            _, _, new_rngs, _ = _split(m)
-            return loss(logits, batch["y"], batch["mask"]), (logits, new_rngs)
+            return loss(logits, batch["y"], batch["mask"]), (logits, _split(m)[2])
 
-        (value, (logits, new_rngs)), grads = jax.value_and_grad(objective, has_aux=True)(state.params, state.rngs)
+        (value, (logits, mutable)), grads = jax.value_and_grad(objective, has_aux=True)(state.params, state.mutable)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         weight = batch["mask"].astype(jnp.float32)
         right = (jnp.argmax(logits, axis=-1) == batch["y"]).astype(jnp.float32) * weight
         sums = {"loss": sums["loss"] + value * jnp.sum(weight), "correct": sums["correct"] + jnp.sum(right),
                 "count": sums["count"] + jnp.sum(weight)}
-        return TrainState(state.step + 1, params, opt_state, new_rngs), sums
+        return TrainState(state.step + 1, params, opt_state, mutable), sums
 
-    def logits_fn(params, x):
-        return nnx.merge(graph_eval, params, rngs, consts)(x)
+    def logits_fn(state, x, consts):
+        mutable = jax.tree.map(lambda a: a, state.mutable)
+        return nnx.merge(graph_eval, state.params, mutable, consts)(x)
 
-    def evaluate(params, batch):
-        logits = logits_fn(params, batch["x"])
+    def evaluate(state, batch, consts):
+        logits = logits_fn(state, batch["x"], consts)
         weight = batch["mask"].astype(jnp.float32)
         pred = jax.nn.one_hot(jnp.argmax(logits, axis=-1), n_classes, dtype=jnp.float32)
         true = jax.nn.one_hot(batch["y"], n_classes, dtype=jnp.float32) * weight[:, None]
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
         return {"confusion": true.T @ pred, "loss": jnp.sum(losses * weight), "count": jnp.sum(weight)}
 
-    def merge(params, rngs_state):
-        m = nnx.merge(graph_eval, to_local(params), to_local(rngs_state), to_local(consts))
-        return m
-
     return Steps(
         init=init,
         train=jax.jit(train, out_shardings=(repl, repl)),
         evaluate=jax.jit(evaluate, out_shardings=repl),
         logits=jax.jit(logits_fn, out_shardings=split),
-        merge=merge,
+        consts=consts,
         n_classes=int(n_classes),
     )
 

@@ -15,7 +15,9 @@ p = argparse.ArgumentParser()
 p.add_argument("out")
 p.add_argument("--steps", type=int, default=60)
 p.add_argument("--checkpoint", default=None)
-p.add_argument("--every", type=int, default=20)
+p.add_argument("--every", type=int, default=20, help="steps between evaluations")
+p.add_argument("--checkpoint-every", type=int, default=None)
+p.add_argument("--patience", type=int, default=None)
 p.add_argument("--devices", default="all")
 p.add_argument("--process", type=int, default=0)
 p.add_argument("--processes", type=int, default=1)
@@ -49,7 +51,8 @@ y = ((X[:, 0] > 0).astype(np.int32) + 2 * (X[:, 1] > 0)).astype(np.int32)
 devices = jax.devices()[:1] if args.devices == "1" else jax.devices()
 model = Tiny(6, 4, rngs=nnx.Rngs(0))
 r = train.fit(model, X[:180], y[:180], val=(X[180:], y[180:]), steps=args.steps, eval_every=args.every,
-              batch_size=32, learning_rate=3e-3, checkpoint_dir=args.checkpoint, checkpoint_every=args.every,
+              batch_size=32, learning_rate=3e-3, checkpoint_dir=args.checkpoint,
+              checkpoint_every=args.checkpoint_every or args.every, patience=args.patience,
               mesh=train.make_mesh(devices), progress=False)
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
@@ -58,5 +61,5 @@ params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(v)
 np.savez(out / f"params{args.process}.npz", **params)
 (out / f"history{args.process}.json").write_text(json.dumps(
     {"history": [{k: v for k, v in h.items() if k not in ("seconds", "examples_per_s")} for h in r.history],
-     "resumed_from": r.resumed_from, "devices": len(devices), "steps": r.steps}))
+     "resumed_from": r.resumed_from, "devices": len(devices), "steps": r.steps, "best_step": r.best_step}))
 print("done", r.steps, file=sys.stderr)

@@ -18,6 +18,17 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; returns its path."""
+    plt = _pyplot()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
     """Waveform, MFCC and first/second-order scattering of one note, saved to ``path``.
 
@@ -100,12 +111,7 @@ def figure_training_curves(history, path, *, title="", best_step=None):
             ax.axvline(best_step, color="k", ls=":", lw=1)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def figure_confusion(confusion, classes, path, *, title=""):
@@ -140,12 +146,7 @@ def figure_confusion(confusion, classes, path, *, title=""):
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, fraction=0.046, label="recall")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def figure_recognition(rows, path, *, title="", seed_results=()):
@@ -196,9 +197,4 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
         b.grid(axis="x", alpha=0.3)
         lim = max(ax.get_xlim()[1], b.get_xlim()[1])
         ax.set_xlim(0, lim); b.set_xlim(0, lim)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

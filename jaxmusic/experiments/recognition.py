@@ -236,6 +236,14 @@ def format_table(rows: list, *, title: str = "") -> str:
         folds = ", ".join(f"{k}: {v:.1f}" for k, v in r["errors"].items())
         lines.append(f"| {r['features']} | {r['model']} | {r['error']:.1f} | {r['error_std_over_seeds']:.1f} "
                      f"| {r['accuracy']:.1f} | {folds} | {r['seconds']:.0f} |")
+    feats = list(dict.fromkeys(r["features"] for r in rows if r["model"] not in NETWORKS))
+    models = list(dict.fromkeys(r["model"] for r in rows if r["model"] not in NETWORKS))
+    if feats and models:
+        cell = {(r["features"], r["model"]): r["error"] for r in rows}
+        lines += ["", "Error (%) by representation and classifier:", "",
+                  "| | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+        lines += [f"| {f} | " + " | ".join(f"{cell[f, m]:.1f}" if (f, m) in cell else "" for m in models) + " |"
+                  for f in feats]
     lines += ["", "## The seed's numbers, on the seed's data (MedleyDB training, solosDB test), not ours", "",
               "| features | model | error (%) | from |", "|---|---|---|---|"]
     lines += [f"| {f} | {m} | {e:.1f} | {src} |" for f, m, e, src in SEED_RESULTS]

@@ -28,6 +28,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._checks import ParameterError, check_int
+from ._files import write_json
 from .data.dataset import Dataset
 
 __all__ = ["extract", "fingerprint_dataset", "fingerprint_transform"]
@@ -179,9 +180,7 @@ def _read_manifest(out: Path):
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / "manifest.json")
+    write_json(out / "manifest.json", manifest)
 
 
 def extract(

@@ -32,7 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .._checks import JaxMusicError, ParameterError, check_choice, check_int
+from .._checks import ParameterError, check_choice, check_int
+from .._files import write_json
 
 __all__ = ["run_recognition", "NETWORKS", "SEED_RESULTS", "load_recognition_data", "make_folds",
            "format_table", "source_separability"]
@@ -192,13 +193,6 @@ def _validation_rows(labels, rows, *, fraction=0.15, seed=0):
 
 
 # ------------------------------------------------------------------ bookkeeping
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
-
-
 def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
 
@@ -400,7 +394,6 @@ def run_recognition(
         ``model``, ``error``, ``errors``, ``accuracy``, ``per_class_recall``,
         ``seconds``, ...), ``classes``, ``sources``, ``folds``, ``config``.
     """
-    from .. import data as jdata
     from ..experiments.representations import REPRESENTATIONS, note_features
 
     say = print if verbose else (lambda *a, **k: None)
@@ -457,7 +450,7 @@ def run_recognition(
             raise ParameterError(f"{out} holds a recognition run on other data or another protocol "
                                  f"({previous} vs {fingerprint}); use another --out or delete it")
     else:
-        _write_json(run_file, fingerprint)
+        write_json(run_file, fingerprint)
 
     pipelines = [(f, c) for f in features for c in classifiers] + [("cqt", m) for m in models]
     rows = []
@@ -476,7 +469,7 @@ def run_recognition(
             seconds = time.perf_counter() - t0
             if name not in timings:  # the run that computed them (a resumed run reads them from disk)
                 timings[name] = {"shape": list(X.shape[1:]), "seconds": seconds, "notes_per_s": len(ds) / seconds}
-                _write_json(timing_file, timings)
+                write_json(timing_file, timings)
             feature_cache[name] = X
         return feature_cache[name]
 
@@ -503,7 +496,7 @@ def run_recognition(
             r = {k: v for k, v in r.items() if k in ("error", "accuracy", "per_class_recall", "confusion",
                                                      "seconds", "cv_error_mean", "steps", "best_step")}
             r.update(fold=fold, seed=seed, features=feat, model=model)
-            _write_json(part_file, r)
+            write_json(part_file, r)
             parts.append(r)
             say(f"  {feat:>10} {model:<24} {fold:<18} seed {seed}: error {r['error']:5.1f} %  "
                 f"({r['seconds']:.1f} s)")
@@ -518,7 +511,7 @@ def run_recognition(
         for feat in dict.fromkeys(f for f, _ in pipelines):
             if feat not in diagnostics:
                 diagnostics[feat] = {"source_error": source_separability(features_of(feat), ds.source)}
-                _write_json(diag_file, diagnostics)
+                write_json(diag_file, diagnostics)
         say("source identifiability (error of a logistic regression telling the sources apart; chance "
             f"{100 * (1 - 1 / len(sources)):.0f} %): "
             + ", ".join(f"{k} {v['source_error']:.1f} %" for k, v in diagnostics.items()))
@@ -539,7 +532,7 @@ def _write_results(out, rows, ds, sources, folds, config, timings, diagnostics):
     result = {"rows": rows, "classes": list(ds.classes), "sources": sources,
               "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds], "config": config,
               "features": timings, "diagnostics": diagnostics}
-    _write_json(out / "results.json", result)
+    write_json(out / "results.json", result)
     (out / "results.md.tmp").write_text(format_table(rows, title="Instrument recognition (" + ", ".join(sources)
                                                                   + f"; split {config['split']})"))
     (out / "results.md.tmp").replace(out / "results.md")

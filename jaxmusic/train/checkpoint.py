@@ -23,6 +23,7 @@ import numpy as np
 from flax import nnx
 
 from .._checks import JaxMusicError
+from .._files import write_json
 
 __all__ = ["CheckpointError", "Checkpointer", "model_signature"]
 
@@ -115,9 +116,7 @@ class Checkpointer:
                                                  enable_async_checkpointing=False),
         )
         if jax.process_index() == 0 and not sig_file.is_file():
-            tmp = sig_file.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(signature))
-            tmp.replace(sig_file)
+            write_json(sig_file, signature, indent=None)
 
     def latest(self) -> int | None:
         """The step of the newest complete checkpoint, or None."""

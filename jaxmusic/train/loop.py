@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from .._checks import ParameterError, check_int
+from .._files import write_json
 from .checkpoint import CheckpointError, Checkpointer, model_signature
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler
@@ -188,12 +188,6 @@ def evaluate(model: nnx.Module, x, y, *, n_classes: int | None = None, batch_siz
     steps = make_steps(model, optax.identity(), mesh=mesh, n_classes=n_classes)
     model.eval()
     return _evaluate_with(steps, steps.init(), x, y, batch_size, mesh)
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    tmp.replace(path)
 
 
 def fit(
@@ -392,7 +386,7 @@ def fit(
                                 **({"val_err": f"{entry['val_error']:.1f}%"} if val is not None else {}),
                                 ex_s=f"{entry['examples_per_s']:.0f}")
                 if out is not None and main:
-                    _write_json(out / "metrics.json", {"history": history, "best_step": best_step})
+                    write_json(out / "metrics.json", {"history": history, "best_step": best_step})
             if ckpt is not None and (step % checkpoint_every == 0 or step == steps_total or stopped):
                 save()
     finally:
@@ -404,7 +398,7 @@ def fit(
     nnx.update(model, to_local(final), to_local(state.mutable))
     model.eval()
     if out is not None and main:
-        _write_json(out / "metrics.json", {"history": history, "best_step": best_step})
+        write_json(out / "metrics.json", {"history": history, "best_step": best_step})
         if history:
             from ..plot import figure_training_curves
 

@@ -156,6 +156,20 @@ def _output_classes(model, x, batch_size):
     return int(out.shape[1])
 
 
+def _check_setup(model, x, y, *, n_classes, batch_size, mesh, what):
+    """The checks `fit` and `evaluate` share: the mesh (default all devices), a batch size
+    that splits over it, the model's logits against ``n_classes``, inputs and labels.
+    Returns ``(mesh, batch_size, n_classes, labels as int32)``."""
+    mesh = make_mesh() if mesh is None else mesh
+    batch_size = check_int("batch_size", batch_size, min=1)
+    check_batch_size(batch_size, mesh)
+    out_classes = _output_classes(model, x, batch_size)
+    n_classes = out_classes if n_classes is None else check_int("n_classes", n_classes, min=2)
+    if n_classes != out_classes:
+        raise ParameterError(f"n_classes is {n_classes} but the model gives {out_classes} logits")
+    return mesh, batch_size, n_classes, _check_xy(x, y, n_classes, what)
+
+
 def evaluate(model: nnx.Module, x, y, *, n_classes: int | None = None, batch_size: int = 32,
              mesh=None) -> dict:
     """Score a classifier on a labelled set (eval mode: no dropout).
@@ -177,14 +191,8 @@ def evaluate(model: nnx.Module, x, y, *, n_classes: int | None = None, batch_siz
     dict
         ``error``, ``accuracy`` (percent), ``per_class_recall``, ``loss``, ``confusion``.
     """
-    mesh = make_mesh() if mesh is None else mesh
-    batch_size = check_int("batch_size", batch_size, min=1)
-    check_batch_size(batch_size, mesh)
-    out_classes = _output_classes(model, x, batch_size)
-    n_classes = out_classes if n_classes is None else check_int("n_classes", n_classes, min=2)
-    if n_classes != out_classes:
-        raise ParameterError(f"n_classes is {n_classes} but the model gives {out_classes} logits")
-    y = _check_xy(x, y, n_classes, "evaluation set")
+    mesh, batch_size, n_classes, y = _check_setup(model, x, y, n_classes=n_classes, batch_size=batch_size,
+                                                  mesh=mesh, what="evaluation set")
     steps = make_steps(model, optax.identity(), mesh=mesh, n_classes=n_classes)
     model.eval()
     return _evaluate_with(steps, steps.init(), x, y, batch_size, mesh)
@@ -273,16 +281,10 @@ def fit(
     FitResult
     """
     t_start = time.perf_counter()
-    mesh = make_mesh() if mesh is None else mesh
-    batch_size = check_int("batch_size", batch_size, min=1)
-    check_batch_size(batch_size, mesh)
     steps_total = check_int("steps", steps, min=1)
     seed = check_int("seed", seed, min=0)
-    out_classes = _output_classes(model, x, batch_size)
-    n_classes = out_classes if n_classes is None else check_int("n_classes", n_classes, min=2)
-    if n_classes != out_classes:
-        raise ParameterError(f"n_classes is {n_classes} but the model gives {out_classes} logits")
-    y = _check_xy(x, y, n_classes, "training set")
+    mesh, batch_size, n_classes, y = _check_setup(model, x, y, n_classes=n_classes, batch_size=batch_size,
+                                                  mesh=mesh, what="training set")
     if len(np.unique(y)) < 2:
         raise ParameterError(f"the training set holds a single class ({int(y[0])}); a classifier needs two or more")
     if val is not None:

@@ -1,0 +1,1 @@
+"""Cross-synthesis: hybridization and morphing of two sounds (being assembled)."""

@@ -1,0 +1,102 @@
+"""What every cross-synthesis method does to its inputs and its output (host side).
+
+Inputs are checked and brought to one form before any method runs:
+
+- stereo (or any ``(channels, samples)``) audio is mixed down to mono by
+  averaging the channels, as ``librosa.to_mono`` does;
+- a signal at another sampling rate than the method's ``sr`` is resampled with
+  librosa (`jaxmusic.audio.RES_TYPE`, librosa's default) — `prepare` does it
+  when told the signal's rate;
+- NaN/inf samples raise `AudioError`; a signal shorter than one analysis frame
+  raises `ParameterError` naming its length and ``n_fft``.
+
+Outputs are never clipped silently: `fit_peak` scales a signal whose peak
+exceeds 1 down to ``peak`` and warns (`ClippingWarning`), so that it can be
+written as 16-bit PCM; silence stays silence.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .._checks import AudioError, ParameterError, check_int
+from ..audio import RES_TYPE, validate
+
+__all__ = ["prepare", "fit_peak", "ClippingWarning", "repeat_to"]
+
+
+class ClippingWarning(UserWarning):
+    """An output exceeded [-1, 1] and was scaled down (see `fit_peak`)."""
+
+
+def prepare(y: Any, *, name: str, n_fft: int | None = None, sr: int | None = None,
+            orig_sr: int | None = None) -> np.ndarray:
+    """Check one input signal and return it as mono float32 NumPy samples.
+
+    Parameters
+    ----------
+    y : array, shape (samples,) or (channels, samples)
+        Floating-point audio (integer PCM: convert with `jaxmusic.audio.to_float`).
+    name : str
+        The input's name in error messages (``"source"``, ``"target"``, ...).
+    n_fft : int, optional
+        Frame length of the method: shorter signals are refused.
+    sr, orig_sr : int, optional
+        Resample from ``orig_sr`` to ``sr`` when both are given and differ.
+
+    Returns
+    -------
+    np.ndarray, shape (samples,), float32
+
+    Raises
+    ------
+    ParameterError
+        Not an array, integer or complex dtype, more than two axes; shorter than ``n_fft``.
+    AudioError
+        Empty, or NaN/inf samples.
+    """
+    if isinstance(y, (list, tuple)):
+        y = np.asarray(y, dtype=np.float32)
+    validate(y, name=name)
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if sr is not None and orig_sr is not None and int(orig_sr) != int(sr):
+        import librosa
+
+        y = librosa.resample(y, orig_sr=int(orig_sr), target_sr=int(sr), res_type=RES_TYPE).astype(np.float32)
+    if n_fft is not None:
+        n_fft = check_int("n_fft", n_fft, min=2)
+        if y.shape[-1] < n_fft:
+            raise ParameterError(f"{name} has {y.shape[-1]} samples, shorter than one frame (n_fft={n_fft}); "
+                                 "pass a longer signal or a smaller n_fft")
+    return y
+
+
+def repeat_to(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` tiled (repeated from its start) and cut to ``n`` samples."""
+    y = np.asarray(y)
+    if y.shape[-1] >= n:
+        return y[..., :n]
+    reps = -(-n // y.shape[-1])
+    return np.tile(y, reps)[..., :n]
+
+
+def fit_peak(y: Any, *, peak: float = 0.99, name: str = "output") -> np.ndarray:
+    """Scale ``y`` down to ``peak`` if it exceeds [-1, 1], with a `ClippingWarning`.
+
+    A signal within [-1, 1] is returned unchanged (as float32 NumPy); an all-zero
+    signal stays zero. NaN/inf raise `AudioError` (a method produced them: a bug).
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if not np.all(np.isfinite(y)):
+        raise AudioError(f"{name} holds NaN or inf samples")
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if top > 1.0:
+        warnings.warn(f"{name} peaked at {top:.3g}; scaled by {peak / top:.3g} to peak {peak} "
+                      "instead of clipping", ClippingWarning, stacklevel=2)
+        y = y * np.float32(peak / top)
+    return y

@@ -78,7 +78,8 @@ def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
 
 
 def figure_training_curves(history, path, *, title="", best_step=None):
-    """Training loss and accuracy, with validation error when recorded, against steps.
+    """Training loss and accuracy, with validation error when recorded, against steps
+    (the loss alone for a history without accuracy, from `jaxmusic.train.minimize`).
 
     Parameters
     ----------
@@ -97,11 +98,20 @@ def figure_training_curves(history, path, *, title="", best_step=None):
     """
     plt = _pyplot()
     steps = [h["step"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    classify = any("train_accuracy" in h for h in history)
+    fig, axes = plt.subplots(1, 2 if classify else 1, figsize=(10, 3.6) if classify else (5.5, 3.6), squeeze=False)
+    a = axes[0, 0]
     a.plot(steps, [h["train_loss"] for h in history], label="train")
     if any("val_loss" in h for h in history):
         a.plot(steps, [h.get("val_loss", np.nan) for h in history], label="validation")
-    a.set_xlabel("step"); a.set_ylabel("cross-entropy"); a.set_yscale("log"); a.legend()
+    a.set_xlabel("step"); a.set_ylabel("cross-entropy" if classify else "loss"); a.set_yscale("log"); a.legend()
+    if not classify:  # `jaxmusic.train.minimize`: the loss alone
+        if best_step is not None:
+            a.axvline(best_step, color="k", ls=":", lw=1)
+        a.grid(alpha=0.3)
+        fig.suptitle(title)
+        return _save(fig, path)
+    b = axes[0, 1]
     b.plot(steps, [100 - h["train_accuracy"] for h in history], label="train error (accuracy)")
     if any("val_error" in h for h in history):
         b.plot(steps, [h.get("val_error", np.nan) for h in history], label="validation error (1 - mean recall)")

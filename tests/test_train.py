@@ -319,3 +319,87 @@ def test_fixed_variables_are_arguments_and_batch_statistics_are_carried(tmp_path
     np.testing.assert_array_equal(np.asarray(model.proj[...]), proj)  # not trained
     assert not np.allclose(np.asarray(model.bn.mean[...]), 0)  # batch statistics moved and were kept
     assert r.history[-1]["train_accuracy"] > 60
+
+
+# ------------------------------------------------------------------ minimize: the loop for models that are not classifiers
+class Linear(nnx.Module):
+    def __init__(self, d, k, *, rngs):
+        self.l = nnx.Linear(d, k, rngs=rngs)
+
+    def __call__(self, x):
+        return self.l(x)
+
+
+def regression(n=200, d=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    W = rng.normal(size=(d, k)).astype(np.float32)
+    return X, X @ W + 0.01 * rng.normal(size=(n, k)).astype(np.float32), W
+
+
+def test_shuffle_sampler_visits_every_row_once_per_epoch():
+    s = train.ShuffleSampler(50, batch_size=8, seed=3)
+    rows = np.concatenate([s.indices(k) for k in range(25)])  # 200 positions: 4 epochs
+    for e in range(4):
+        assert sorted(rows[50 * e:50 * (e + 1)]) == list(range(50))
+    assert not np.array_equal(rows[:50], rows[50:100])
+    np.testing.assert_array_equal(s.indices(9), train.ShuffleSampler(50, batch_size=8, seed=3).indices(9))
+    assert not np.array_equal(s.indices(0), train.ShuffleSampler(50, batch_size=8, seed=4).indices(0))
+
+
+def test_minimize_fits_a_linear_map(tmp_path):
+    X, Y, W = regression()
+    m = Linear(4, 3, rngs=nnx.Rngs(0))
+    r = train.minimize(m, X[:160], Y[:160], val=(X[160:], Y[160:]), steps=300, eval_every=50,
+                       learning_rate=3e-2, progress=False, out=tmp_path)
+    assert r.history[-1]["val_loss"] < 1e-3 < r.history[0]["val_loss"]
+    assert "train_accuracy" not in r.history[-1]
+    np.testing.assert_allclose(m.l.kernel[...], W, atol=0.02)
+    assert json.loads((tmp_path / "metrics.json").read_text())["history"] == r.history
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_minimize_custom_loss_and_integer_targets():
+    # a model whose outputs are logits over targets of another shape: the loss compares them
+    X, y = blobs()
+    m = Tiny(6, 4, rngs=nnx.Rngs(0))
+    with pytest.raises(jaxmusic.ParameterError, match="pass a loss"):
+        train.minimize(m, X, y, steps=2, progress=False)
+    r = train.minimize(m, X, y, loss=train.cross_entropy, steps=150, eval_every=50, learning_rate=1e-2,
+                       progress=False)
+    assert r.history[-1]["train_loss"] < 0.5 * r.history[0]["train_loss"]
+    assert train.evaluate(m, X, y)["accuracy"] > 80
+
+
+def test_minimize_resumes_bit_identically(tmp_path):
+    X, Y, _ = regression()
+    kw = dict(eval_every=10, checkpoint_every=7, val=(X[160:], Y[160:]), progress=False, learning_rate=1e-2)
+    a = Linear(4, 3, rngs=nnx.Rngs(0))
+    ra = train.minimize(a, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "a", **kw)
+    b = Linear(4, 3, rngs=nnx.Rngs(0))
+    with pytest.raises(KeyboardInterrupt):  # one read fingerprints the data, then batch 16 fails
+        train.minimize(b, Interrupting(X[:160], after=16), Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    b2 = Linear(4, 3, rngs=nnx.Rngs(0))
+    rb = train.minimize(b2, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    assert rb.resumed_from == 14
+    strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
+    assert strip(ra.history) == strip(rb.history)
+    np.testing.assert_array_equal(a.l.kernel[...], b2.l.kernel[...])
+    with pytest.raises(train.CheckpointError, match="data"):
+        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), X[:160], -Y[:160], steps=50,
+                       checkpoint_dir=tmp_path / "b", **kw)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(y=np.zeros((10, 3), np.float32)), "200 inputs but 10 targets"),
+    (dict(y=np.full((200, 3), np.nan, np.float32)), "NaN"),
+    (dict(x=np.zeros((200, 5), np.float32)), "does not accept inputs"),
+    (dict(val=(np.zeros((5, 4), np.float32), np.zeros((5, 2), np.float32))), "must match"),
+    (dict(patience=2), "needs a validation set"),
+])
+def test_minimize_bad_input(bad, match):
+    X, Y, _ = regression()
+    kw = dict(x=X, y=Y, steps=2, progress=False)
+    kw.update(bad)
+    with pytest.raises(jaxmusic.ParameterError, match=match):
+        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), **kw)

@@ -2,6 +2,9 @@
 
 - `fit`: class-balanced batches, one jit-compiled step, early stopping,
   resumable Orbax checkpoints, a tqdm bar, ``metrics.json`` and ``curves.png``.
+- `minimize`: the same loop for any other model (autoencoders, sequence models):
+  ``loss(model(x), y)``, default mean squared error, early stopping on the
+  validation loss.
 - `evaluate`, `scores`: error = 1 - mean per-class recall, accuracy, recall per class.
 - `make_steps`, `TrainState`, `cross_entropy`: the step functions alone.
 - `make_mesh`, `shard_batch`, `replicate`, `initialize`: data-parallel placement,
@@ -10,15 +13,15 @@
 """
 
 from .checkpoint import CheckpointError, Checkpointer, model_signature
-from .loop import FitResult, evaluate, fit, scores
+from .loop import FitResult, evaluate, fit, minimize, scores
 from .mesh import DATA_AXIS, initialize, make_mesh, replicate, shard_batch, to_host
-from .sampling import BalancedSampler
-from .step import Steps, TrainState, cross_entropy, make_steps
+from .sampling import BalancedSampler, ShuffleSampler
+from .step import Steps, TrainState, cross_entropy, make_steps, mean_squared_error
 
 __all__ = [
-    "fit", "evaluate", "scores", "FitResult",
-    "make_steps", "Steps", "TrainState", "cross_entropy",
+    "fit", "minimize", "evaluate", "scores", "FitResult",
+    "make_steps", "Steps", "TrainState", "cross_entropy", "mean_squared_error",
     "make_mesh", "shard_batch", "replicate", "to_host", "initialize", "DATA_AXIS",
     "Checkpointer", "CheckpointError", "model_signature",
-    "BalancedSampler",
+    "BalancedSampler", "ShuffleSampler",
 ]

@@ -26,10 +26,10 @@ from .._checks import ParameterError, check_int
 from .._files import write_json
 from .checkpoint import CheckpointError, Checkpointer, model_signature
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
-from .sampling import BalancedSampler
+from .sampling import BalancedSampler, ShuffleSampler
 from .step import Steps, make_steps, to_local, zero_sums
 
-__all__ = ["FitResult", "fit", "evaluate", "scores"]
+__all__ = ["FitResult", "fit", "minimize", "evaluate", "scores"]
 
 
 @dataclasses.dataclass
@@ -121,7 +121,7 @@ def _batches(x, y, batch_size, mesh):
             idx = np.arange(start + rows.start, start + rows.stop)
             valid = idx < n
             idx = np.where(valid, idx, 0)
-            return {"x": np.asarray(x[idx], np.float32), "y": y[idx], "mask": valid}
+            return {"x": np.asarray(x[idx], np.float32), "y": _rows(y, idx), "mask": valid}
         yield shard_batch(read, batch_size, mesh)
 
 
@@ -295,23 +295,188 @@ def fit(
             raise ParameterError(f"validation inputs have shape {tuple(x_val.shape)} and training inputs "
                                  f"{tuple(x.shape)}: the shapes after the first axis must agree")
         y_val = _check_xy(x_val, y_val, n_classes, "validation set")
+    patience, eval_every, checkpoint_every, optimizer, out = _schedule(
+        x.shape[0], batch_size, val=val, patience=patience, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, optimizer=optimizer, learning_rate=learning_rate, out=out)
+    steps_fn = make_steps(model, optimizer, mesh=mesh, n_classes=n_classes)
+    labels_hash = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:16]
+
+    def validate(state):
+        v = _evaluate_with(steps_fn, state, x_val, y_val, batch_size, mesh)
+        return v["error"], {"val_loss": v["loss"], "val_error": v["error"], "val_accuracy": v["accuracy"]}
+
+    def postfix(entry):
+        return {"loss": f"{entry['train_loss']:.3f}", "acc": f"{entry['train_accuracy']:.0f}%",
+                **({"val_err": f"{entry['val_error']:.1f}%"} if "val_error" in entry else {})}
+
+    return _run(model, steps_fn, x, y, BalancedSampler(y, batch_size=batch_size, seed=seed),
+                validate=None if val is None else validate, postfix=postfix,
+                run_config={"labels": labels_hash, "n_val": None if val is None else int(x_val.shape[0])},
+                seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
+                checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start)
+
+
+def _schedule(n, batch_size, *, val, patience, eval_every, checkpoint_every, optimizer, learning_rate, out):
+    """The options `fit` and `minimize` share, checked and defaulted."""
     if patience is not None:
         patience = check_int("patience", patience, min=1)
         if val is None:
             raise ParameterError("patience (early stopping) needs a validation set: pass val=(x_val, y_val)")
-    eval_every = (math.ceil(x.shape[0] / batch_size) if eval_every is None
-                  else check_int("eval_every", eval_every, min=1))
+    eval_every = math.ceil(n / batch_size) if eval_every is None else check_int("eval_every", eval_every, min=1)
     checkpoint_every = eval_every if checkpoint_every is None else check_int("checkpoint_every", checkpoint_every, min=1)
     optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
-    out = Path(out) if out is not None else None
+    return patience, eval_every, checkpoint_every, optimizer, (Path(out) if out is not None else None)
+
+
+def _rows(a, sel):
+    """Rows ``sel`` of a host array (NumPy or memory-mapped), floats as float32."""
+    rows = np.asarray(a[sel])
+    return rows.astype(np.float32) if rows.dtype.kind == "f" else rows
+
+
+def _check_targets(model, x, y, *, batch_size, what):
+    """Inputs and targets of `minimize`: same number of rows, finite, and the
+    model's output for a batch of ``x`` shaped like a batch of ``y``."""
+    for name, a in (("inputs", x), ("targets", y)):
+        if a is None or not hasattr(a, "shape") or len(a.shape) < 1:
+            raise ParameterError(f"{what} {name} must be an array of shape (n, ...), got {type(a).__name__}")
+        if np.dtype(a.dtype).kind not in "fiu":
+            raise ParameterError(f"{what} {name} must be numeric, got dtype {a.dtype}")
+        if np.dtype(a.dtype).kind == "f":
+            bad = int(np.count_nonzero(~np.isfinite(np.asarray(a))))
+            if bad:
+                raise ParameterError(f"{what} {name} hold {bad} NaN or infinite values")
+    if x.shape[0] != y.shape[0]:
+        raise ParameterError(f"{what}: {x.shape[0]} inputs but {y.shape[0]} targets")
+    if x.shape[0] == 0:
+        raise ParameterError(f"{what} is empty")
+    graphdef, state = nnx.split(model)
+    try:
+        out = jax.eval_shape(lambda st, xb: nnx.merge(graphdef, st)(xb), state,
+                             jax.ShapeDtypeStruct((batch_size,) + tuple(x.shape[1:]), np.float32))
+    except Exception as err:
+        raise ParameterError(f"the model does not accept inputs of shape (batch, {', '.join(map(str, x.shape[1:]))}): "
+                             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+    return tuple(out.shape)
+
+
+def minimize(
+    model: nnx.Module,
+    x,
+    y,
+    *,
+    loss=None,
+    val: Sequence | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-3,
+    batch_size: int = 32,
+    steps: int = 1000,
+    eval_every: int | None = None,
+    patience: int | None = None,
+    seed: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    keep: int = 2,
+    mesh=None,
+    out=None,
+    progress: bool = True,
+    desc: str = "train",
+) -> FitResult:
+    """Train any model to minimise ``loss(model(x), y)`` with Optax on a device mesh, resumably.
+
+    `fit`'s loop for models that are not classifiers (autoencoders, regressions,
+    sequence models): the same jit-compiled step split along the mesh's ``data``
+    axis, early stopping on the validation loss, Orbax checkpoints that resume
+    bit-identically, the tqdm bar, ``metrics.json`` and ``curves.png``. Batches
+    are drawn by `ShuffleSampler` (every row once per epoch, in an order that is
+    a pure function of ``seed`` and the epoch).
+
+    Parameters
+    ----------
+    model : nnx.Module
+        Maps ``(batch, ...)`` inputs to outputs. Updated in place.
+    x : array (n, ...)
+        Training inputs, float (NumPy or memory-mapped).
+    y : array (n, ...)
+        Training targets (float or integer), one row per input row.
+    loss : callable, optional
+        ``loss(outputs, targets, mask) -> scalar``, the mean over the rows where
+        ``mask`` is True; default `mean_squared_error`.
+    val : (x_val, y_val), optional
+        Validation set: its loss chooses the kept parameters and stops early.
+    optimizer, learning_rate, batch_size, steps, eval_every, patience, seed,
+    checkpoint_dir, checkpoint_every, keep, mesh, out, progress, desc
+        As in `fit`.
+
+    Returns
+    -------
+    FitResult
+        Its history entries hold ``train_loss`` and, with ``val``, ``val_loss``.
+    """
+    t_start = time.perf_counter()
+    steps_total = check_int("steps", steps, min=1)
+    seed = check_int("seed", seed, min=0)
+    mesh = make_mesh() if mesh is None else mesh
+    batch_size = check_int("batch_size", batch_size, min=1)
+    check_batch_size(batch_size, mesh)
+    out_shape = _check_targets(model, x, y, batch_size=batch_size, what="training set")
+    if out_shape[1:] != tuple(y.shape[1:]) and loss is None:
+        raise ParameterError(f"the model's outputs have shape {out_shape} for a batch, the targets "
+                             f"(batch, {', '.join(map(str, y.shape[1:]))}): pass a loss that compares them")
+    if val is not None:
+        if len(val) != 2:
+            raise ParameterError("val must be a pair (x_val, y_val)")
+        x_val, y_val = val
+        _check_targets(model, x_val, y_val, batch_size=batch_size, what="validation set")
+        if tuple(x_val.shape[1:]) != tuple(x.shape[1:]) or tuple(y_val.shape[1:]) != tuple(y.shape[1:]):
+            raise ParameterError(f"the validation set's inputs {tuple(x_val.shape)} and targets {tuple(y_val.shape)} "
+                                 f"must match the training set's {tuple(x.shape)} and {tuple(y.shape)} after the first axis")
+    patience, eval_every, checkpoint_every, optimizer, out = _schedule(
+        x.shape[0], batch_size, val=val, patience=patience, eval_every=eval_every,
+        checkpoint_every=checkpoint_every, optimizer=optimizer, learning_rate=learning_rate, out=out)
+    steps_fn = make_steps(model, optimizer, mesh=mesh, n_classes=None, loss=loss)
+
+    def validate(state):
+        total = count = 0.0
+        for batch in _batches(x_val, y_val, batch_size, mesh):
+            r = to_host(steps_fn.evaluate(state, batch, steps_fn.consts))
+            total += float(r["loss"])
+            count += float(r["count"])
+        value = total / max(count, 1.0)
+        return value, {"val_loss": value}
+
+    def postfix(entry):
+        return {"loss": f"{entry['train_loss']:.4g}",
+                **({"val": f"{entry['val_loss']:.4g}"} if "val_loss" in entry else {})}
+
+    digest = hashlib.sha256()
+    for a in (x, y):
+        digest.update(str((tuple(a.shape), str(a.dtype))).encode())
+        digest.update(np.ascontiguousarray(np.asarray(a[: min(a.shape[0], 64)])).tobytes())
+    return _run(model, steps_fn, x, y, ShuffleSampler(x.shape[0], batch_size=batch_size, seed=seed),
+                validate=None if val is None else validate, postfix=postfix,
+                run_config={"data": digest.hexdigest()[:16], "n_val": None if val is None else int(x_val.shape[0]),
+                            "loss": getattr(loss, "__name__", type(loss).__name__) if loss is not None else "mean_squared_error"},
+                seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
+                checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start)
+
+
+def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config, seed, batch_size,
+         steps_total, eval_every, checkpoint_every, patience, checkpoint_dir, keep, mesh, out, progress,
+         desc, t_start) -> FitResult:
+    """The loop `fit` and `minimize` share: batches from ``sampler``, the compiled
+    step, evaluations every ``eval_every`` steps (``validate(state) -> (score,
+    entries)``, lower is better), early stopping, checkpoints and resumption,
+    the progress bar, ``metrics.json`` and ``curves.png``."""
+    classify = steps_fn.n_classes is not None
     main = jax.process_index() == 0
     if out is not None and main:
         out.mkdir(parents=True, exist_ok=True)
-
-    steps_fn = make_steps(model, optimizer, mesh=mesh, n_classes=n_classes)
     state = steps_fn.init()
     best_params = state.params
-    sums = replicate(zero_sums(), mesh)
+    sums = replicate(zero_sums(classify), mesh)
     history: list = []
     best_step, best_error, bad_evals, stopped = None, math.inf, 0, False
     resumed_from = None
@@ -319,8 +484,7 @@ def fit(
     # what a resumed run must share with the run that wrote the checkpoint
     run_config = {
         "seed": seed, "batch_size": batch_size, "eval_every": eval_every, "patience": patience,
-        "n_train": int(x.shape[0]), "labels": hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:16],
-        "n_val": None if val is None else int(x_val.shape[0]),
+        "n_train": int(x.shape[0]), **run_config,
         "optimizer_state": str(jax.tree_util.tree_structure(state.opt_state)),
     }
     if checkpoint_dir is not None:
@@ -342,7 +506,6 @@ def fit(
             best_error = math.inf if record["best_error"] is None else record["best_error"]
             resumed_from = last
 
-    sampler = BalancedSampler(y, batch_size=batch_size, seed=seed)
     step = int(to_host(state.step))
     bar = tqdm(total=steps_total, initial=step, desc=desc, unit="step", disable=not (progress and main),
                dynamic_ncols=True, leave=False)
@@ -360,7 +523,7 @@ def fit(
 
             def read(rows, idx=idx):
                 sel = idx[rows]
-                return {"x": np.asarray(x[sel], np.float32), "y": y[sel], "mask": np.ones(len(sel), bool)}
+                return {"x": np.asarray(x[sel], np.float32), "y": _rows(y, sel), "mask": np.ones(len(sel), bool)}
 
             state, sums = steps_fn.train(state, shard_batch(read, batch_size, mesh), sums, steps_fn.consts)
             step += 1
@@ -368,13 +531,14 @@ def fit(
             if step % eval_every == 0 or step == steps_total:
                 s = to_host(sums)
                 now = time.perf_counter()
-                entry = {"step": step, "train_loss": float(s["loss"] / max(s["count"], 1)),
-                         "train_accuracy": float(100 * s["correct"] / max(s["count"], 1))}
-                if val is not None:
-                    v = _evaluate_with(steps_fn, state, x_val, y_val, batch_size, mesh)
-                    entry.update(val_loss=v["loss"], val_error=v["error"], val_accuracy=v["accuracy"])
-                    if v["error"] < best_error:
-                        best_error, best_step, bad_evals = v["error"], step, 0
+                entry = {"step": step, "train_loss": float(s["loss"] / max(s["count"], 1))}
+                if classify:
+                    entry["train_accuracy"] = float(100 * s["correct"] / max(s["count"], 1))
+                if validate is not None:
+                    score, entries = validate(state)
+                    entry.update(entries)
+                    if score < best_error:
+                        best_error, best_step, bad_evals = score, step, 0
                         best_params = jax.tree.map(lambda a: a.copy(), state.params)
                     else:
                         bad_evals += 1
@@ -383,10 +547,8 @@ def fit(
                 entry["seconds"] = now - t_start
                 history.append(entry)
                 t_mark, step_mark = now, step
-                sums = replicate(zero_sums(), mesh)
-                bar.set_postfix(loss=f"{entry['train_loss']:.3f}", acc=f"{entry['train_accuracy']:.0f}%",
-                                **({"val_err": f"{entry['val_error']:.1f}%"} if val is not None else {}),
-                                ex_s=f"{entry['examples_per_s']:.0f}")
+                sums = replicate(zero_sums(classify), mesh)
+                bar.set_postfix(**postfix(entry), ex_s=f"{entry['examples_per_s']:.0f}")
                 if out is not None and main:
                     write_json(out / "metrics.json", {"history": history, "best_step": best_step})
             if ckpt is not None and (step % checkpoint_every == 0 or step == steps_total or stopped):
@@ -396,7 +558,7 @@ def fit(
         if ckpt is not None:
             ckpt.close()
 
-    final = best_params if (val is not None and best_step is not None) else state.params
+    final = best_params if (validate is not None and best_step is not None) else state.params
     nnx.update(model, to_local(final), to_local(state.mutable))
     model.eval()
     if out is not None and main:

@@ -14,7 +14,12 @@ so they compile once, shard by annotation and checkpoint as plain arrays:
     state, sums = steps.train(state, batch, sums, steps.consts)  # batch: x, y, mask, split along "data"
     counts = steps.evaluate(state, batch, steps.consts)          # confusion counts, loss sum
 
-Loss: softmax cross-entropy over integer labels, averaged over the rows whose
+Two kinds of task share these steps. A classifier (``n_classes`` given) maps
+inputs to logits; its loss is softmax cross-entropy over integer labels, and its
+running sums count correct rows. Any other model (``n_classes=None``: an
+autoencoder, a regression, a generative model) maps inputs to outputs compared
+with targets ``y`` by ``loss(outputs, y, mask)`` (default `mean_squared_error`);
+its sums hold the loss alone. Either loss is averaged over the rows whose
 ``mask`` is True (padding rows of a partial batch are ignored).
 """
 
@@ -31,7 +36,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from .mesh import DATA_AXIS, replicate
 
-__all__ = ["TrainState", "Steps", "make_steps", "cross_entropy", "zero_sums"]
+__all__ = ["TrainState", "Steps", "make_steps", "cross_entropy", "mean_squared_error", "zero_sums"]
 
 
 class TrainState(NamedTuple):
@@ -61,10 +66,28 @@ def cross_entropy(logits, labels, mask):
     return jnp.sum(losses * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def zero_sums():
-    """Running sums a train step adds to: loss x rows, correct rows, rows."""
-    return {"loss": jnp.zeros((), jnp.float32), "correct": jnp.zeros((), jnp.float32),
-            "count": jnp.zeros((), jnp.float32)}
+def mean_squared_error(outputs, targets, mask):
+    """Mean over the rows where ``mask`` is True of each row's mean squared error.
+
+    Parameters
+    ----------
+    outputs, targets : (batch, ...) float
+    mask : (batch,) bool
+
+    Returns
+    -------
+    scalar float
+    """
+    err = jnp.square(outputs.astype(jnp.float32) - targets.astype(jnp.float32))
+    per_row = jnp.mean(err.reshape(err.shape[0], -1), axis=1)
+    weight = mask.astype(per_row.dtype)
+    return jnp.sum(per_row * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+def zero_sums(classify: bool = True):
+    """Running sums a train step adds to: loss x rows, rows, and correct rows for a classifier."""
+    zero = jnp.zeros((), jnp.float32)
+    return {"loss": zero, "correct": zero, "count": zero} if classify else {"loss": zero, "count": zero}
 
 
 class Steps(NamedTuple):
@@ -72,10 +95,10 @@ class Steps(NamedTuple):
 
     init: Callable          #: () -> TrainState, from the model's current values
     train: Callable         #: jitted (TrainState, batch, sums, consts) -> (TrainState, sums)
-    evaluate: Callable      #: jitted (TrainState, batch, consts) -> {"confusion": (C, C), "loss", "count"}
-    logits: Callable        #: jitted (TrainState, x, consts) -> (batch, C) logits in eval mode
+    evaluate: Callable      #: jitted (TrainState, batch, consts) -> {"confusion": (C, C) (classifiers), "loss", "count"}
+    logits: Callable        #: jitted (TrainState, x, consts) -> the model's outputs in eval mode (logits of a classifier)
     consts: Any             #: the model's other variables (fixed filters), replicated: the steps' last argument
-    n_classes: int
+    n_classes: int | None   #: None for a model that is not a classifier
 
 
 MUTABLE = (nnx.RngState, nnx.BatchStat)  #: variables a forward pass updates, carried by the state
@@ -87,26 +110,31 @@ def _split(model):
 
 
 def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, mesh,
-               n_classes: int, loss: Callable = cross_entropy) -> Steps:
+               n_classes: int | None, loss: Callable | None = None) -> Steps:
     """Compile the train and eval steps of ``model`` with ``optimizer`` on ``mesh``.
 
     Parameters
     ----------
     model : nnx.Module
-        Maps a batch of inputs ``(batch, ...)`` to logits ``(batch, n_classes)``;
-        its `train`/`eval` modes switch dropout on and off.
+        Maps a batch of inputs ``(batch, ...)`` to logits ``(batch, n_classes)``
+        (a classifier) or to outputs of any shape compared with the batch's
+        targets; its `train`/`eval` modes switch dropout on and off.
     optimizer : optax.GradientTransformation
     mesh : jax.sharding.Mesh
         Batches split along ``"data"``; parameters, optimizer state and RNG
         state replicated.
-    n_classes : int
-    loss : callable
-        ``loss(logits, labels, mask) -> scalar``; default `cross_entropy`.
+    n_classes : int or None
+        Number of classes of a classifier; None for any other model.
+    loss : callable, optional
+        ``loss(outputs, y, mask) -> scalar`` mean over the masked rows; default
+        `cross_entropy` for a classifier, `mean_squared_error` otherwise.
 
     Returns
     -------
     Steps
     """
+    classify = n_classes is not None
+    loss = (cross_entropy if classify else mean_squared_error) if loss is None else loss
     model.train()
     graph_train, _, _, consts = _split(model)
     model.eval()
@@ -133,9 +161,11 @@ def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, me
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         weight = batch["mask"].astype(jnp.float32)
-        right = (jnp.argmax(logits, axis=-1) == batch["y"]).astype(jnp.float32) * weight
-        sums = {"loss": sums["loss"] + value * jnp.sum(weight), "correct": sums["correct"] + jnp.sum(right),
-                "count": sums["count"] + jnp.sum(weight)}
+        new = {"loss": sums["loss"] + value * jnp.sum(weight), "count": sums["count"] + jnp.sum(weight)}
+        if classify:
+            right = (jnp.argmax(logits, axis=-1) == batch["y"]).astype(jnp.float32) * weight
+            new["correct"] = sums["correct"] + jnp.sum(right)
+        sums = new
         return TrainState(state.step + 1, params, opt_state, mutable), sums
 
     def logits_fn(state, x, consts):
@@ -145,6 +175,8 @@ def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, me
     def evaluate(state, batch, consts):
         logits = logits_fn(state, batch["x"], consts)
         weight = batch["mask"].astype(jnp.float32)
+        if not classify:
+            return {"loss": loss(logits, batch["y"], batch["mask"]) * jnp.sum(weight), "count": jnp.sum(weight)}
         pred = jax.nn.one_hot(jnp.argmax(logits, axis=-1), n_classes, dtype=jnp.float32)
         true = jax.nn.one_hot(batch["y"], n_classes, dtype=jnp.float32) * weight[:, None]
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
@@ -156,7 +188,7 @@ def make_steps(model: nnx.Module, optimizer: optax.GradientTransformation, *, me
         evaluate=jax.jit(evaluate, out_shardings=repl),
         logits=jax.jit(logits_fn, out_shardings=split),
         consts=consts,
-        n_classes=int(n_classes),
+        n_classes=int(n_classes) if classify else None,
     )
 
 

@@ -5,10 +5,13 @@
 - `convnet_input` / `ConvNetInput` / `convnet_transform`: A-weighted ``log1p(1000 |CQT|)`` inputs;
   `fit_normalization` / `Standardizer`: statistics of the training set only.
 - `MLP`: dense classifier on feature vectors.
+- `STFTAutoencoder`: the STFT autoencoder with input context and an LSTM layer
+  (Gabrielli, Cella et al., 2017) for timbre transfer (`jaxmusic.synthesis`).
 - `ScatteringClassifier`: a fixed jaxmusic transform (stored as `Fixed`, not
   trained) followed by an MLP; `scattering_features` is its fixed layer.
 """
 
+from .autoencoder import STFTAutoencoder
 from .convnet import (
     BRANCHES,
     CONVNET_PRESETS,
@@ -42,6 +45,7 @@ __all__ = [
     "Standardizer",
     "fit_normalization",
     "MLP",
+    "STFTAutoencoder",
     "Fixed",
     "freeze",
     "thaw",

@@ -100,3 +100,52 @@ def fit_peak(y: Any, *, peak: float = 0.99, name: str = "output") -> np.ndarray:
                       "instead of clipping", ClippingWarning, stacklevel=2)
         y = y * np.float32(peak / top)
     return y
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+
+
+def read_inputs(items, *, sr: int) -> list[tuple[str, np.ndarray]]:
+    """Audio named on a command line, as ``(name, mono float32 at sr)`` pairs.
+
+    Each item is a file (loaded and resampled to ``sr``), a folder (every audio
+    file in it, sorted), or ``gm8:CLASS`` — the built-in notes of one class of
+    `jaxmusic.data.gm8` (e.g. ``gm8:trumpet``; ``gm8:merlin:trumpet`` for the
+    Merlin soundfont), rendered at ``sr``.
+    """
+    from pathlib import Path
+
+    from ..audio import load
+
+    out = []
+    for item in items:
+        item = str(item)
+        if item.startswith("gm8:"):
+            from ..data import gm8
+            from ..data.soundfont import GM8_CLASSES
+
+            parts = item.split(":")
+            soundfont, cls = (parts[1], parts[2]) if len(parts) == 3 else (None, parts[-1])
+            cls = cls.replace("_", " ")
+            if cls not in GM8_CLASSES:
+                raise ParameterError(f"{item!r}: unknown gm8 class {cls!r}; use one of "
+                                     + ", ".join(c.replace(" ", "_") for c in GM8_CLASSES))
+            ds = gm8(sr=int(sr), classes=[cls], **({"soundfont": soundfont} if soundfont else {}))
+            out += [(f"{item}#{k}:{int(ds.pitch[i])}", np.asarray(ds.audio[i], np.float32))
+                    for k, i in enumerate(range(len(ds)))]
+            continue
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not files:
+                raise AudioError(f"folder {path} holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise AudioError(f"audio file {path} does not exist")
+        for f in files:
+            y, _ = load(f, sr=int(sr))
+            out.append((str(f), prepare(y, name=str(f))))
+    if not out:
+        raise ParameterError("no audio given")
+    return out

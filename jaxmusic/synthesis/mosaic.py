@@ -179,6 +179,8 @@ def mosaic(
     for a 300 s one (65-75 ms vs 36 ms), plus a compilation for every new pair of
     lengths, and float32 ``|a|^2 - 2ab + |b|^2`` distances changed 0.3% of the
     choices there. Features and synthesis are compiled once per signal length.
+    Each signal's MFCCs have their own 80 dB floor (``top_db``, relative to that
+    signal's loudest frame), as one ``librosa.feature.mfcc`` call per signal.
     """
     sr = check_real("sr", sr, min=0.0, strict_min=True)
     n_fft = check_int("n_fft", n_fft, min=2)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["figure_note_features", "figure_training_curves", "figure_confusion", "figure_recognition"]
+__all__ = ["figure_note_features", "figure_training_curves", "figure_confusion", "figure_recognition",
+           "figure_spectrograms", "figure_pitch_test"]
 
 
 def _pyplot():
@@ -207,4 +208,146 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
         b.grid(axis="x", alpha=0.3)
         lim = max(ax.get_xlim()[1], b.get_xlim()[1])
         ax.set_xlim(0, lim); b.set_xlim(0, lim)
+    return _save(fig, path)
+
+
+def figure_spectrograms(signals, sr, path, *, title="", n_fft=2048, hop_length=512, floor_db=-80.0):
+    """Log-magnitude spectrograms of named signals, one panel each, on shared scales.
+
+    The figure written beside every hybrid's output (``input``, ``target``,
+    ``output``, or one panel per method): every panel has the same colour scale
+    (dB relative to the loudest bin of all the signals, down to ``floor_db``),
+    the same frequency axis (0 to ``sr / 2``, linear) and the same time axis
+    in seconds (the longest signal's length).
+
+    Parameters
+    ----------
+    signals : dict of str -> array (samples,)
+        Panels from top to bottom, titled by their names.
+    sr : int
+        Sampling rate of every signal.
+    path : str or path-like
+        Where to save the PNG.
+    title : str
+    n_fft, hop_length : int
+        STFT frame and hop (`jaxmusic.fourier.stft`).
+    floor_db : float
+        Bottom of the colour scale, in dB below the loudest bin.
+
+    Returns
+    -------
+    Path
+    """
+    from ._checks import ParameterError
+    from .fourier import stft
+
+    if not isinstance(signals, dict) or not signals:
+        raise ParameterError("signals must be a non-empty dict of name -> signal (samples,)")
+    plt = _pyplot()
+    mags = {}
+    for name, y in signals.items():
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim == 2:
+            y = y.mean(axis=0)
+        if y.ndim != 1 or len(y) == 0:
+            raise ParameterError(f"signals[{name!r}] must be a non-empty signal (samples,), got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ParameterError(f"signals[{name!r}] holds NaN or inf samples")
+        mags[name] = (np.abs(np.asarray(stft(y, n_fft=n_fft, hop_length=hop_length))), len(y))
+    top = max(float(m.max()) for m, _ in mags.values())
+    ref = top if top > 0 else 1.0
+    dur = max(n for _, n in mags.values()) / sr
+    k = len(mags)
+    fig, axes = plt.subplots(k, 1, figsize=(9, 1.0 + 2.3 * k), sharex=True, sharey=True, squeeze=False)
+    for ax, (name, (m, n)) in zip(axes[:, 0], mags.items()):
+        db = 20 * np.log10(np.maximum(m, ref * 10 ** (floor_db / 20)) / ref)
+        t_end = m.shape[1] * hop_length / sr
+        im = ax.imshow(db, aspect="auto", origin="lower", cmap="magma", vmin=floor_db, vmax=0,
+                       extent=(-hop_length / 2 / sr, t_end - hop_length / 2 / sr, 0, sr / 2),
+                       interpolation="nearest")
+        ax.set_title(f"{name}  ({n / sr:.2f} s)", fontsize=9)
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_xlim(0, dur)
+        fig.colorbar(im, ax=ax, label="dB re. loudest", fraction=0.04, pad=0.01)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def figure_pitch_test(result, path, *, title=""):
+    """The pitch test: share of notes that lost their pitch per class, and one melody's f0.
+
+    Left: per class, the share of notes lost, stacked by why (wrong pitch,
+    octave error, output unvoiced), with the overall share and the tolerance
+    in the title. Right (when ``result`` has an ``example``, as `pitch_test`'s
+    does): the input's and the output's pYIN f0 over one melody, on a MIDI
+    scale, with each note's key drawn as a segment (red where the note was
+    lost).
+
+    Parameters
+    ----------
+    result : dict
+        `jaxmusic.synthesis.evaluate.pitch_test`'s (or ``pitch_preservation``'s,
+        with ``per_class``) result.
+    path : str or path-like
+    title : str
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    per = result.get("per_class") or {"all": {k: result[k] for k in ("lost_share", "n_notes")}}
+    ex = result.get("example")
+    fig, axes = plt.subplots(1, 2 if ex else 1, figsize=(13 if ex else 6, 4.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.6]} if ex else None)
+    ax = axes[0, 0]
+    names = list(per)
+    ys = np.arange(len(names))[::-1]
+    left = np.zeros(len(names))
+    notes = result.get("notes") or []
+    for reason, colour in (("pitch", "C3"), ("octave", "C1"), ("unvoiced", "0.6")):
+        share = []
+        for c in names:
+            scored = [q for q in notes if (q.get("class") == c or c == "all") and q.get("lost") is not None]
+            share.append(100 * sum(q["reason"] == reason for q in scored) / len(scored) if scored else 0.0)
+        ax.barh(ys, share, left=left, color=colour, label=reason if reason != "pitch" else "wrong pitch")
+        left += np.asarray(share)
+    if not notes:  # shares only
+        left = np.array([100 * (per[c]["lost_share"] or 0) for c in names])
+        ax.barh(ys, left, color="C3")
+    for y, c, v in zip(ys, names, left):
+        ax.text(v + 1, y, f"{v:.0f}% of {per[c]['n_notes']}", va="center", fontsize=7)
+    ax.set_yticks(ys, names, fontsize=8)
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("notes that lost their pitch (%)")
+    share = result.get("lost_share")
+    ax.set_title(f"lost: {100 * share:.1f}% of {result.get('n_notes')} notes "
+                 f"(tolerance {result.get('tolerance_cents'):g} cents)" if share is not None else "lost",
+                 fontsize=9)
+    if notes:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    if ex:
+        b = axes[0, 1]
+        t = np.asarray(ex["times"], dtype=float)
+
+        def midi(v):
+            f = np.array([np.nan if x is None else x for x in v], dtype=float)
+            return 69 + 12 * np.log2(f / 440.0)
+
+        sr = result.get("sr", 16000)
+        for (s, e), k, lost in zip(ex["boundaries"], ex["keys"], ex.get("lost") or [None] * len(ex["keys"])):
+            b.plot([s / sr, e / sr], [k, k], color="C3" if lost else "0.75", lw=6, alpha=0.5,
+                   solid_capstyle="butt")
+        b.plot(t, midi(ex["f0_in"]), ".", ms=3, color="C0", label="input f0")
+        b.plot(t, midi(ex["f0_out"]), ".", ms=3, color="C1", label="output f0")
+        b.plot([], [], color="0.75", lw=6, alpha=0.5, label="key (red: lost)")
+        b.set_xlabel("time (s)"); b.set_ylabel("pitch (MIDI)")
+        b.set_title(f"{ex['class']}, melody {ex['file']} (pYIN, voiced frames)", fontsize=9)
+        b.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+        b.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return _save(fig, path)

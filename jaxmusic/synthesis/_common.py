@@ -109,9 +109,10 @@ def read_inputs(items, *, sr: int) -> list[tuple[str, np.ndarray]]:
     """Audio named on a command line, as ``(name, mono float32 at sr)`` pairs.
 
     Each item is a file (loaded and resampled to ``sr``), a folder (every audio
-    file in it, sorted), or ``gm8:CLASS`` — the built-in notes of one class of
-    `jaxmusic.data.gm8` (e.g. ``gm8:trumpet``; ``gm8:merlin:trumpet`` for the
-    Merlin soundfont), rendered at ``sr``.
+    file in it, sorted), or built-in notes of `jaxmusic.data.gm8` rendered at
+    ``sr``: ``gm8:CLASS`` (every note of the class, e.g. ``gm8:trumpet``;
+    spaces as underscores), ``gm8:CLASS:KEY`` (its loudest note at MIDI key
+    ``KEY``), ``gm8-merlin:CLASS`` for the Merlin soundfont.
     """
     from pathlib import Path
 
@@ -120,19 +121,8 @@ def read_inputs(items, *, sr: int) -> list[tuple[str, np.ndarray]]:
     out = []
     for item in items:
         item = str(item)
-        if item.startswith("gm8:"):
-            from ..data import gm8
-            from ..data.soundfont import GM8_CLASSES
-
-            parts = item.split(":")
-            soundfont, cls = (parts[1], parts[2]) if len(parts) == 3 else (None, parts[-1])
-            cls = cls.replace("_", " ")
-            if cls not in GM8_CLASSES:
-                raise ParameterError(f"{item!r}: unknown gm8 class {cls!r}; use one of "
-                                     + ", ".join(c.replace(" ", "_") for c in GM8_CLASSES))
-            ds = gm8(sr=int(sr), classes=[cls], **({"soundfont": soundfont} if soundfont else {}))
-            out += [(f"{item}#{k}:{int(ds.pitch[i])}", np.asarray(ds.audio[i], np.float32))
-                    for k, i in enumerate(range(len(ds)))]
+        if item.split(":")[0] in ("gm8", "gm8-merlin", "gm8-timgm6mb"):
+            out += _gm8_item(item, sr)
             continue
         path = Path(item).expanduser()
         if path.is_dir():
@@ -149,3 +139,30 @@ def read_inputs(items, *, sr: int) -> list[tuple[str, np.ndarray]]:
     if not out:
         raise ParameterError("no audio given")
     return out
+
+
+def _gm8_item(item: str, sr: int) -> list[tuple[str, np.ndarray]]:
+    from ..data import gm8
+    from ..data.soundfont import GM8_CLASSES
+
+    parts = item.split(":")
+    head, cls = parts[0], (parts[1] if len(parts) > 1 else "")
+    key = parts[2] if len(parts) > 2 else None
+    cls = cls.replace("_", " ")
+    if cls not in GM8_CLASSES or len(parts) > 3:
+        raise ParameterError(f"{item!r}: write gm8:CLASS or gm8:CLASS:KEY with CLASS one of "
+                             + ", ".join(c.replace(" ", "_") for c in GM8_CLASSES))
+    soundfont = head.partition("-")[2] or None
+    ds = gm8(sr=int(sr), classes=[cls], **({"soundfont": soundfont} if soundfont else {}))
+    rows = np.arange(len(ds))
+    if key is not None:
+        if not key.isdigit():
+            raise ParameterError(f"{item!r}: the key must be a MIDI number, got {key!r}")
+        rows = rows[ds.pitch == int(key)]
+        if rows.size == 0:
+            keys = np.unique(ds.pitch).astype(int)
+            raise ParameterError(f"{item!r}: gm8 has no {cls} note at key {key}; its keys are {keys.min()}..{keys.max()} "
+                                 f"in steps of {int(np.diff(keys).min()) if keys.size > 1 else 1}")
+        rows = rows[np.argsort(-ds.velocity[rows], kind="stable")][:1]
+    return [(item if key is not None else f"{item}#{int(ds.pitch[i])}", np.asarray(ds.audio[i], np.float32))
+            for i in rows]

@@ -1,0 +1,81 @@
+"""The ``jaxmusic hybridize`` sub-command: cross-synthesis of two sounds.
+
+Parses its arguments and calls `jaxmusic.synthesis.hybridize`; writes the output
+(scaled down with a warning if it would clip) and a spectrogram figure of
+source, target and output beside it (``OUT.png``).
+
+Examples
+--------
+    jaxmusic hybridize voice.wav guitar.wav -o out.wav                       # cepstral envelope
+    jaxmusic hybridize --method mosaic voice.wav guitar1.wav guitar2.wav -o out.wav
+    jaxmusic hybridize --method sinusoidal --alpha 0.3 flute.wav trumpet.wav -o morph.wav
+    jaxmusic hybridize --method autoencoder --model runs/ae-guitar voice.wav -o out.wav
+    jaxmusic hybridize --method autoencoder voice.wav guitar.wav -o out.wav  # trains out.autoencoder/
+    jaxmusic hybridize gm8:female_singer gm8:trumpet -o out.wav              # built-in notes
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_hybridize_subcommand", "run_hybridize"]
+
+
+def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
+    from ..synthesis.hybridize import METHODS
+
+    p = sub.add_parser("hybridize", help="cross-synthesis: envelope, mosaic, sinusoidal morph, autoencoder",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="the sound to transform (file, or gm8:CLASS for its first built-in note)")
+    p.add_argument("targets", nargs="*", help="target sound(s): envelope donor, mosaic corpus, morph partner, "
+                                              "or the autoencoder's training sounds (files, folders, gm8:CLASS)")
+    p.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, ...)")
+    p.add_argument("--method", choices=METHODS, default="envelope")
+    p.add_argument("--sr", type=int, default=22050, help="working rate (an autoencoder model uses its own)")
+    p.add_argument("--model", default=None, help="trained autoencoder folder (jaxmusic train-autoencoder)")
+    p.add_argument("--alpha", type=float, default=0.5, help="morph position for --method sinusoidal")
+    p.add_argument("--steps", type=int, default=1000, help="training steps when the autoencoder is trained here")
+    p.add_argument("-p", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, e.g. -p n_fft=1024 -p n_coeffs=30 -p k=3")
+    p.set_defaults(func=run_hybridize)
+    return p
+
+
+def run_hybridize(args) -> int:
+    from .._checks import ParameterError
+    from ..audio import save
+    from ..plot import figure_spectrograms
+    from ..synthesis._common import fit_peak, read_inputs
+    from ..synthesis.hybridize import default_model_folder, hybridize, method_options
+
+    options = method_options(args.method, args.option)
+    sr = args.sr
+    model = args.model
+    if args.method == "autoencoder" and model is not None:
+        from ..synthesis.autoencoder import load_autoencoder
+
+        model = load_autoencoder(model)
+        sr = model.config.sr
+    elif args.method == "autoencoder":
+        sr = 16000 if args.sr == 22050 else args.sr
+    if not args.targets and model is None:
+        raise ParameterError(f"--method {args.method} needs at least one target sound")
+    name, source = read_inputs([args.source], sr=sr)[0]
+    targets = read_inputs(args.targets, sr=sr) if args.targets else []
+    train_options = None
+    if args.method == "autoencoder" and model is None:
+        train_options = {"out": default_model_folder(args.output), "steps": args.steps, "sr": sr}
+    out, out_sr = hybridize(source, [y for _, y in targets] or [source], method=args.method, sr=sr, model=model,
+                            alpha=args.alpha, train_options=train_options, **options)
+    out = fit_peak(out, name="the output")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save(output, out, out_sr)
+    panels = {f"source ({Path(name).name})": source}
+    if targets:
+        panels[f"target ({Path(targets[0][0]).name})"] = targets[0][1]
+    panels[f"output ({args.method})"] = out
+    figure_spectrograms(panels, out_sr, output.with_suffix(".png"), title=f"jaxmusic hybridize --method {args.method}")
+    print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz) and {output.with_suffix('.png')}")
+    return 0

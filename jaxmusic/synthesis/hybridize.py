@@ -1,0 +1,134 @@
+"""One interface to every cross-synthesis method: `hybridize`.
+
+=============== ==================================================================
+method          what the output ``C`` takes from the source ``A`` and the targets ``B``
+=============== ==================================================================
+``envelope``    ``A``'s fine structure and phase under ``B``'s cepstral spectral
+                envelope (`envelope_hybrid`); as long as the longer input.
+``mosaic``      ``A``'s frames replaced by their nearest ``B`` frames in MFCC space
+                (`mosaic`; every target joins the corpus); as long as ``A``.
+``sinusoidal``  a morph: partial frequencies interpolated on a log scale and
+                amplitudes linearly between ``A`` and ``B`` (`sinusoidal_morph`,
+                ``alpha``, default 0.5).
+``autoencoder`` ``A`` passed through the STFT-LSTM autoencoder trained on ``B``
+                (`transfer`; ``model`` a trained `TimbreAutoencoder` or its folder,
+                else one is trained on the targets); as long as ``A``.
+=============== ==================================================================
+
+Every input is mixed down to mono and resampled to ``sr`` (the autoencoder's
+own rate when a model is given). The output is not normalised; the command
+line scales it down if it would clip (`fit_peak`, with a warning).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._checks import ParameterError, check_choice, check_int
+from ._common import prepare
+
+__all__ = ["hybridize", "METHODS"]
+
+METHODS = ("envelope", "mosaic", "sinusoidal", "autoencoder")
+
+
+def _targets(targets) -> list:
+    if hasattr(targets, "shape"):
+        return [targets]
+    targets = list(targets)
+    if not targets:
+        raise ParameterError("hybridize needs at least one target")
+    return targets
+
+
+def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int = 22050,
+              source_sr: int | None = None, target_sr: int | None = None, model=None, alpha: float = 0.5,
+              train_options: dict | None = None, **options) -> tuple[np.ndarray, int]:
+    """Make a sound that inherits features from ``source`` and ``targets``.
+
+    Parameters
+    ----------
+    source : (samples,) or (channels, samples) float
+    targets : array or sequence of arrays
+        The target sound(s): envelope donor (several are concatenated), mosaic
+        corpus, morph partner (the first), or the autoencoder's training sounds.
+    method : {'envelope', 'mosaic', 'sinusoidal', 'autoencoder'}
+    sr : int
+        Rate to work at (ignored for a given autoencoder: its own rate).
+    source_sr, target_sr : int, optional
+        Rates of the inputs when they differ from ``sr`` (resampled).
+    model : TimbreAutoencoder or path, optional
+        For ``'autoencoder'``; default: train one on ``targets`` (``train_options``
+        are passed to `train_autoencoder`, e.g. ``steps``, ``out``).
+    alpha : float
+        Morph position for ``'sinusoidal'`` (0 = source, 1 = target).
+    **options
+        Passed to the method (``n_fft``, ``hop_length``, ``n_coeffs``, ``k``, ...).
+
+    Returns
+    -------
+    (np.ndarray (samples,) float32, int)
+        The output and its sampling rate.
+    """
+    method = check_choice("method", method, METHODS)
+    sr = check_int("sr", sr, min=1000)
+    targets = _targets(targets)
+    if method == "autoencoder":
+        from .autoencoder import TimbreAutoencoder, load_autoencoder, train_autoencoder, transfer
+
+        if model is None:
+            opts = dict(train_options or {})
+            opts.setdefault("sr", sr)
+            sig = [prepare(t, name=f"target {i}", sr=opts["sr"], orig_sr=target_sr) for i, t in enumerate(targets)]
+            model = train_autoencoder(sig, **opts)
+        elif not isinstance(model, TimbreAutoencoder):
+            model = load_autoencoder(model)
+        if options:
+            from .autoencoder import check_config
+
+            check_config(model, **{k: options.pop(k) for k in ("n_fft", "hop_length") if k in options})
+        if options:
+            raise ParameterError(f"unknown options for the autoencoder: {sorted(options)}")
+        return transfer(model, source, sr=source_sr if source_sr is not None else sr), model.config.sr
+    n_fft = options.get("n_fft", 2048)
+    src = prepare(source, name="source", n_fft=n_fft, sr=sr, orig_sr=source_sr)
+    tgt = [prepare(t, name=f"target {i}" if len(targets) > 1 else "target", sr=sr, orig_sr=target_sr)
+           for i, t in enumerate(targets)]
+    if method == "envelope":
+        from .envelope import envelope_hybrid
+
+        out = envelope_hybrid(src, np.concatenate(tgt), sr=sr, **options)
+    elif method == "mosaic":
+        from .mosaic import mosaic
+
+        out = mosaic(src, tgt, sr=sr, **options)
+    else:
+        from .sinusoidal import sinusoidal_morph
+
+        out = sinusoidal_morph(src, tgt[0], alpha, sr=sr, **options)
+    return np.asarray(out, np.float32), sr
+
+
+def method_options(method: str, args: Sequence[str]) -> dict:
+    """``KEY=VALUE`` strings (from the command line) as method options, values read as Python literals."""
+    import ast
+
+    out = {}
+    for item in args:
+        key, eq, value = item.partition("=")
+        if not eq or not key.isidentifier():
+            raise ParameterError(f"options read KEY=VALUE (e.g. n_fft=1024), got {item!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def default_model_folder(output: str | Path) -> Path:
+    """Where the command line keeps an autoencoder it trains for ``output``: ``OUT.autoencoder/``."""
+    output = Path(output)
+    return output.with_name(output.stem + ".autoencoder")

@@ -631,9 +631,11 @@ def pitch_test(method: Callable[[np.ndarray, int], Any], notes: Sequence[Mapping
     the identity loses 11 (1.4%), all piano notes at key 33 (A1) or below;
     pYIN's input pitch is more than 50 cents off the key for 8 notes (an
     octave low at the top of the piano and violin ranges, a key-106 piano
-    note 61 cents sharp), which the identity keeps. pYIN takes about 6 s per
-    100 notes per pass on two CPU cores; each input is analysed once per
-    session (memoised), so a second method on the same notes costs one pass.
+    note 61 cents sharp), which the identity keeps. pYIN takes 6-9 s per 100
+    notes per pass on two (shared) CPU cores, about three times that for the
+    piano, whose seven-octave range makes pYIN's HMM larger: the default 800
+    notes cost about 1 min per pass. A method's output needs one pass, its
+    input another, memoised: a second method on the same notes costs one pass.
 
     Parameters
     ----------

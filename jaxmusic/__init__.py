@@ -5,8 +5,10 @@ Transforms are pytrees (plan once, then ``jit``/``vmap``/``grad``):
 filter banks in `jaxmusic.filters`, audio I/O in `jaxmusic.audio`, data sets in
 `jaxmusic.data`. The modeling half: Flax NNX models in `jaxmusic.models`, the
 Optax training loop on a device mesh with Orbax checkpoints in `jaxmusic.train`,
-scikit-learn pipelines in `jaxmusic.classical`, and the applications in
-`jaxmusic.experiments` (the instrument-recognition table). These four load on
+scikit-learn pipelines in `jaxmusic.classical`, cross-synthesis (cepstral
+envelope, MFCC mosaicing, sinusoidal morphing, the STFT-LSTM autoencoder) in
+`jaxmusic.synthesis`, and the applications in `jaxmusic.experiments` (the
+instrument-recognition table, timbre transfer). These five load on
 first use (``jaxmusic.train`` works after ``import jaxmusic``), so that the
 transforms alone import without Flax, Optax, Orbax and scikit-learn.
 """
@@ -39,9 +41,10 @@ __all__ = [
     "train",
     "classical",
     "experiments",
+    "synthesis",
 ]
 
-_LAZY = ("models", "train", "classical", "experiments")
+_LAZY = ("models", "train", "classical", "experiments", "synthesis")
 
 
 def __getattr__(name):

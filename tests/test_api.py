@@ -13,9 +13,9 @@ import jax
 import pytest
 
 import jaxmusic
-from jaxmusic import audio, classical, data, experiments, features, fourier, geometry, models, train
+from jaxmusic import audio, classical, data, experiments, features, fourier, geometry, models, synthesis, train
 
-MODULES = [jaxmusic, fourier, features, geometry, audio, data, models, train, classical, experiments]
+MODULES = [jaxmusic, fourier, features, geometry, audio, data, models, train, classical, experiments, synthesis]
 # data records and note synthesizers whose positional arguments are all data
 MANY_POSITIONAL = {"Dataset": 8, "synthetic_note": 4, "Steps": 6, "TrainState": 4, "FitResult": 7,
                    "evaluate": 4}  # classical.evaluate(X_train, y_train, X_test, y_test), as scikit-learn

@@ -113,16 +113,16 @@ def test_silence_in_silence_out(trained):
     ae, _ = trained
     out = A.transfer(ae, np.zeros(2000, np.float32))
     assert np.all(out == 0)
-    m = A.morph(ae, np.zeros(2000, np.float32), np.zeros(1000, np.float32), 0.3)
+    m = A.morph(ae, np.zeros(2000, np.float32), np.zeros(1000, np.float32), alpha=0.3)
     assert np.all(np.isfinite(m)) and np.all(m == 0)
 
 
 def test_morph_end_points_are_the_transfers(trained):
     ae, _ = trained
     a, b = tone(220, seed=5), tone(330, seed=6)
-    np.testing.assert_allclose(A.morph(ae, a, b, 0.0), A.transfer(ae, a), atol=1e-6)
-    np.testing.assert_allclose(A.morph(ae, a, b, 1.0), A.transfer(ae, b), atol=1e-6)
-    mid = A.morph(ae, a, b[:2000], 0.5)
+    np.testing.assert_allclose(A.morph(ae, a, b, alpha=0.0), A.transfer(ae, a), atol=1e-6)
+    np.testing.assert_allclose(A.morph(ae, a, b, alpha=1.0), A.transfer(ae, b), atol=1e-6)
+    mid = A.morph(ae, a, b[:2000], alpha=0.5)
     assert mid.shape == a.shape  # the longer input's length; the shorter repeated
     assert not np.allclose(mid, A.transfer(ae, a), atol=1e-3)
 
@@ -165,7 +165,7 @@ def test_bad_input(trained):
     with pytest.raises(jaxmusic.ParameterError, match="integer"):
         A.transfer(ae, np.zeros(1000, np.int16))
     with pytest.raises(jaxmusic.ParameterError, match="alpha"):
-        A.morph(ae, tone(220), tone(330), 1.5)
+        A.morph(ae, tone(220), tone(330), alpha=1.5)
     with pytest.raises(jaxmusic.ParameterError, match="TimbreAutoencoder"):
         A.transfer(ae.model, tone(220))
     with pytest.raises(jaxmusic.ParameterError, match="no training audio"):

@@ -230,7 +230,7 @@ def reconstruct(ae: TimbreAutoencoder, y, *, sr: int | None = None) -> np.ndarra
     return transfer(ae, y, sr=sr)
 
 
-def morph(ae: TimbreAutoencoder, a, b, alpha: float, *, sr: int | None = None) -> np.ndarray:
+def morph(ae: TimbreAutoencoder, a, b, *, alpha: float = 0.5, sr: int | None = None) -> np.ndarray:
     """Morph two sounds by decoding a mix of their latent codes.
 
     ``z = (1 - alpha) z_a + alpha z_b`` frame by frame, decoded; the frame

@@ -34,7 +34,8 @@ the corpus repeated ``--knn-scale`` times (features jittered) to show the scalin
 `EXTRA_CASES` is a list of functions ``case(ctx) -> list of rows`` run after the
 built-in cases (``ctx``: signals, ``sr``, ``repeats``, the timing helper ``best_of``);
 each row is a dict made by `row` (``case``, ``jaxmusic_s``, ``compile_s``,
-``reference_s`` or None, optional ``rel_diff`` and ``same_indices``). The autoencoder transfer's throughput goes there.
+``reference_s`` or None, optional ``rel_diff`` and ``same_indices``). The autoencoder
+transfer's throughput (seconds of audio per second; no reference) is one.
 
 Results: printed as a table and written to ``benchmarks/results/synthesis.json``.
 """
@@ -65,9 +66,27 @@ RESULTS = os.path.join(HERE, "results", "synthesis.json")
 SR = 22050
 N_FFT, HOP, N_COEFFS, N_MFCC = 2048, 512, 40, 20
 
-#: More cases, each ``case(ctx) -> list[dict]`` (see the module docstring); the
-#: autoencoder transfer throughput is to be added here.
-EXTRA_CASES: list[Callable[[dict], list[dict]]] = []
+def autoencoder_case(ctx: dict) -> list[dict]:
+    """The STFT-LSTM autoencoder's transfer of the source, resampled to 16 kHz (default architecture:
+    n_fft 1024, hop 256, context 4, 256-unit dense layers, 128-unit LSTM; untrained weights, which
+    do not change the cost). No reference implementation: the row reports seconds of audio per second."""
+    from flax import nnx
+
+    from jaxmusic.models import STFTAutoencoder
+    from jaxmusic.synthesis.autoencoder import AutoencoderConfig, TimbreAutoencoder, transfer
+
+    cfg = AutoencoderConfig()
+    ae = TimbreAutoencoder(STFTAutoencoder(n_bins=cfg.n_bins, context=cfg.context, encoder=cfg.encoder,
+                                           latent=cfg.latent, lstm=cfg.lstm, decoder=cfg.decoder,
+                                           rngs=nnx.Rngs(0)), cfg)
+    y = librosa.resample(ctx["source"], orig_sr=SR, target_sr=cfg.sr).astype(np.float32)
+    jm = best_of(lambda: transfer(ae, y), ctx["repeats"])
+    seconds = len(y) / cfg.sr
+    return [row("autoencoder transfer", jm[0], jm[1], None, audio_per_s=seconds / jm[1])]
+
+
+#: More cases, each ``case(ctx) -> list[dict]`` (see the module docstring).
+EXTRA_CASES: list[Callable[[dict], list[dict]]] = [autoencoder_case]
 
 
 # ---------------------------------------------------------------------- signals
@@ -240,8 +259,9 @@ def main(argv=None):
         speed = "" if r["speedup"] is None else f"{r['speedup']:8.2f}x"
         diff = "" if r.get("rel_diff") is None else f"{r['rel_diff']:10.1e}"
         same = "" if r.get("same_indices") is None else f"{r['same_indices']:9.4f}"
+        tail = f"  ({r['audio_per_s']:.0f} s of audio per s)" if r.get("audio_per_s") else ""
         print(f"{r['case']:22s} {r['jaxmusic_s']:11.4f} {r['compile_s']:10.2f} {ref:>12s} {speed:>9s} "
-              f"{diff:>10s} {same:>9s}")
+              f"{diff:>10s} {same:>9s}{tail}")
     write_json(a.output, dict(seconds=a.seconds, sr=SR, repeats=a.repeats, platform=platform.platform(),
                               device=str(jax.devices()[0]), jax=jax.__version__, librosa=librosa.__version__,
                               rows=rows))

@@ -274,8 +274,8 @@ def _spectra(y: np.ndarray, n_fft: int, hop_length: int, window: str) -> _Spectr
     T = 1 + n // hop_length
     centre = np.arange(T) * hop_length
     left = np.minimum(centre, half)
-    right = np.minimum(n - 1 - centre, n_fft - half - 1)
-    full = (left == half) & (right == n_fft - half - 1)
+    right = np.minimum(n - 1 - centre, half)   # half == n_fft // 2: the periodic window's zero
+    full = (left == half) & (right == half)
     pad = np.pad(y.astype(np.float64), (half, n_fft))
     frames = pad[centre[:, None] + np.arange(n_fft)[None, :]]
     w = _window_halves(window, left, right, n_fft)
@@ -324,7 +324,7 @@ def _peak_candidates(db: np.ndarray, threshold_db: float):
 def _dtft(spectra: _Spectra, fbin: np.ndarray) -> np.ndarray:
     """Each windowed frame's DTFT at fractional bins ``fbin`` (T, M, ...), complex.
 
-    The time origin is the window's centre (sample ``n_fft // 2`` of the frame).
+    The time origin is the frame's sample (index ``n_fft // 2`` of the frame).
     Evaluated directly: samples ``m = B q + r`` split the kernel
     ``exp(-i w m) = exp(-i w B q) exp(-i w r)``, so each frequency costs
     ``n_fft / B + B`` complex exponentials and one small matrix product.
@@ -355,8 +355,8 @@ def _measure(spectra: _Spectra, fbin: np.ndarray, valid: np.ndarray):
     the dB magnitudes of the DTFT at ``fbin`` and ``fbin +- 1/8`` bin (near its
     vertex the log main lobe is a parabola to high accuracy: this removes the
     bias of the first fit, about 2e-3 bin for Blackman-Harris). Amplitude and
-    phase are the DTFT's at the refined frequency, the phase carried from the
-    window's centre to the frame's sample.
+    phase are the DTFT's at the refined frequency (time origin on the frame's
+    sample, where every window peaks).
     """
     T, M = fbin.shape
     if M == 0:
@@ -528,7 +528,7 @@ def _harmonic_select(freq_hz, peak_db, valid, f0, voiced, *, n_harmonics, tolera
 
 
 def _check_analysis(sr, n_fft, hop_length, max_partials, threshold_db, max_deviation,
-                    min_track_length, window, fmin, fmax, harmonic_tolerance):
+                    min_track_length, window, harmonic, fmin, fmax, harmonic_tolerance):
     sr = check_int("sr", sr, min=1)
     n_fft = check_int("n_fft", n_fft, min=8)
     hop_length = check_int("hop_length", hop_length, min=1)
@@ -537,6 +537,11 @@ def _check_analysis(sr, n_fft, hop_length, max_partials, threshold_db, max_devia
     max_deviation = check_real("max_deviation", max_deviation, min=0.0)
     min_track_length = check_int("min_track_length", min_track_length, min=1)
     check_choice("window", window, ("blackmanharris", "hann"))
+    if not isinstance(harmonic, (bool, np.bool_)):
+        raise ParameterError(f"harmonic must be True or False, got {harmonic!r}")
+    if not harmonic:      # the f0 options are not used
+        return (sr, n_fft, hop_length, max_partials, threshold_db, max_deviation, min_track_length,
+                fmin, fmax, harmonic_tolerance)
     fmin = check_real("fmin", fmin, min=0.0, strict_min=True)
     fmax = check_real("fmax", fmax, min=fmin, strict_min=True)
     if fmax >= sr / 2:
@@ -618,9 +623,7 @@ def sinusoidal_analysis(
     (sr, n_fft, hop_length, max_partials, threshold_db, max_deviation, min_track_length,
      fmin, fmax, harmonic_tolerance) = _check_analysis(
         sr, n_fft, hop_length, max_partials, threshold_db, max_deviation, min_track_length,
-        window, fmin, fmax, harmonic_tolerance)
-    if not isinstance(harmonic, (bool, np.bool_)):
-        raise ParameterError(f"harmonic must be True or False, got {harmonic!r}")
+        window, harmonic, fmin, fmax, harmonic_tolerance)
     y = prepare(y, name="y", n_fft=n_fft)
     spectra = _spectra(y, n_fft, hop_length, window)
     T = spectra.db.shape[0]
@@ -1060,10 +1063,15 @@ def sinusoidal_morph(
 
 
 def _mix_residuals(ra, rb, alpha, *, length, n_fft, hop):
-    from ..fourier import istft, stft
+    """``(1 - alpha) ra + alpha rb`` after bringing both to ``length`` samples (STFT domain).
 
-    Ra = np.asarray(stft(jnp.asarray(ra, jnp.float32), n_fft=n_fft, hop_length=hop))
-    Rb = np.asarray(stft(jnp.asarray(rb, jnp.float32), n_fft=n_fft, hop_length=hop))
+    Host side with librosa's (NumPy) Hann STFT, like the rest of the analysis:
+    no compilation per signal length.
+    """
+    import librosa
+
+    Ra = librosa.stft(np.asarray(ra, np.float32), n_fft=n_fft, hop_length=hop)
+    Rb = librosa.stft(np.asarray(rb, np.float32), n_fft=n_fft, hop_length=hop)
     T = 1 + length // hop
     tout = np.arange(T) * hop
     Sa = _stretch_stft(Ra, tout * (ra.shape[0] / length) / hop)
@@ -1071,5 +1079,5 @@ def _mix_residuals(ra, rb, alpha, *, length, n_fft, hop):
     al = np.interp(np.linspace(0, 1, T), np.linspace(0, 1, alpha.size), alpha) \
         if alpha.size > 1 else np.full(T, alpha[0])
     S = (1 - al) * Sa + al * Sb
-    out = istft(jnp.asarray(S.astype(np.complex64)), hop_length=hop, n_fft=n_fft, length=length)
+    out = librosa.istft(S.astype(np.complex64), hop_length=hop, n_fft=n_fft, length=length)
     return np.asarray(out, dtype=np.float32)

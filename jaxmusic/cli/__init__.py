@@ -3,6 +3,7 @@ arguments and calling one library function.
 
 - ``jaxmusic recognition``: the instrument-recognition table (`jaxmusic.experiments.recognition`).
 - ``jaxmusic features``: features of a data set on disk (`jaxmusic.extract`).
+- ``jaxmusic experiment NAME``: one of the seed's experiments (`jaxmusic.experiments`).
 - ``jaxmusic hybridize``: cross-synthesis of two sounds (`jaxmusic.synthesis.hybridize`).
 - ``jaxmusic train-autoencoder``: the timbre-transfer autoencoder (`jaxmusic.synthesis.autoencoder`).
 - ``jaxmusic demo``: features of one built-in note.
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jaxmusic`` command."""
     from .autoencoder import add_train_autoencoder_subcommand
     from .demo import add_demo_subcommand
+    from .experiment import add_experiment_subcommand
     from .hybridize import add_hybridize_subcommand
     from .features import add_features_subcommand
     from .recognition import add_recognition_subcommand
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recognition_subcommand(sub)
     add_features_subcommand(sub)
     add_hybridize_subcommand(sub)
+    add_experiment_subcommand(sub)
     add_train_autoencoder_subcommand(sub)
     add_demo_subcommand(sub)
     return p

@@ -55,11 +55,12 @@ def _train(notes, cls, folder, *, steps, ablation, seed, progress):
         if ae.info.get("steps") == steps:
             return ae
     return train_autoencoder(list(notes), sr=SR, steps=steps, seed=seed, out=folder, progress=progress,
-                             eval_every=max(50, steps // 20), **opts)
+                             eval_every=50, **opts)  # fixed, so that a rerun with more steps resumes
 
 
 def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str] | None = None,
-                        n_files: int | None = None, n_notes: int | None = None, steps: int | None = None,
+                        input_classes: Sequence[str] | None = None, n_files: int | None = None,
+                        n_notes: int | None = None, steps: int | None = None, ablation: bool = True,
                         seed: int = 0, progress: bool = True) -> dict:
     """Train, transfer and evaluate, on the built-in notes; write figures and tables.
 
@@ -74,8 +75,13 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     train_classes : sequence of str, optional
         gm8 classes to train one autoencoder each on; the first is the target
         of every method in the pitch test and the figures.
+    input_classes : sequence of str, optional
+        gm8 classes of the pitch test's melodies; default every class not trained on.
     n_files, n_notes, steps : int, optional
         Override the sizes.
+    ablation : bool
+        Also train the plain STFT autoencoder (no context, no LSTM) on the
+        first class and evaluate it beside the full one (default True).
     seed : int
     progress : bool
 
@@ -102,6 +108,9 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     unknown = [c for c in classes if c not in GM8_CLASSES]
     if unknown or not classes:
         raise ParameterError(f"train_classes must be gm8 classes ({', '.join(GM8_CLASSES)}), got {list(classes)}")
+    inputs = [c for c in GM8_CLASSES if c not in classes] if input_classes is None else list(input_classes)
+    if not inputs or any(c not in GM8_CLASSES for c in inputs):
+        raise ParameterError(f"input_classes must be gm8 classes ({', '.join(GM8_CLASSES)}), got {inputs}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     main_cls = classes[0]
@@ -113,19 +122,21 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     for c in classes:
         models[c] = _train(train_notes[c], c, out / "models" / c.replace(" ", "-"), steps=sizes["steps"],
                            ablation=False, seed=seed, progress=progress)
-    plain = _train(train_notes[main_cls], main_cls, out / "models" / f"{main_cls.replace(' ', '-')}-plain",
-                   steps=sizes["steps"], ablation=True, seed=seed, progress=progress)
+    plain = None
+    if ablation:
+        plain = _train(train_notes[main_cls], main_cls, out / "models" / f"{main_cls.replace(' ', '-')}-plain",
+                       steps=sizes["steps"], ablation=True, seed=seed, progress=progress)
+    variants = [("autoencoder", models[main_cls])] + ([("plain autoencoder", plain)] if plain is not None else [])
 
     # reconstruction of the training class (its first notes, one after the other)
     ref = np.concatenate(train_notes[main_cls][:: max(1, len(train_notes[main_cls]) // 8)][:8])
     recon = {}
-    for name, ae in (("autoencoder", models[main_cls]), ("plain autoencoder", plain)):
+    for name, ae in variants:
         r = reconstruction(ref, reconstruct(ae, ref), sr=SR, n_fft=1024, hop_length=256,
                            out=out / f"reconstruction-{name.replace(' ', '-')}", title=f"{name}, {main_cls}")
         recon[name] = {k: r[k] for k in ("spectral_convergence", "log_spectral_distance_db")}
 
     # the pitch test: melodies of every other class through each method
-    inputs = [c for c in GM8_CLASSES if c not in classes]
     notes = pitch_test_notes(n_files=sizes["n_files"], n_notes=sizes["n_notes"], classes=inputs, sr=SR, seed=seed)
     target = pitch_test_notes(n_files=1, n_notes=max(8, sizes["n_notes"]), classes=[main_cls], sr=SR,
                               seed=seed + 1)[0]["audio"]
@@ -134,8 +145,7 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
         "identity": lambda y, sr: y,
         "envelope": lambda y, sr: envelope_hybrid(y, target, sr=sr, **ENVELOPE_OPTIONS)[: len(y)],
         "mosaic": lambda y, sr: mosaic(y, corpus, sr=sr, **MOSAIC_OPTIONS),
-        "autoencoder": lambda y, sr: transfer(models[main_cls], y),
-        "plain autoencoder": lambda y, sr: transfer(plain, y),
+        **{name: (lambda y, sr, ae=ae: transfer(ae, y)) for name, ae in variants},
     }
     pitch = {}
     for name, fn in methods.items():
@@ -153,8 +163,9 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     # spectrograms: one input melody through every method
     y = melodies[0]
     panels = {f"input ({notes[0]['class']})": y, f"target ({main_cls})": target}
-    for name in ("envelope", "mosaic", "autoencoder", "plain autoencoder"):
-        panels[name] = methods[name](y, SR)
+    for name in methods:
+        if name != "identity":
+            panels[name] = methods[name](y, SR)
     panels["sinusoidal morph (alpha 0.5)"] = sinusoidal_morph(y, target[: len(y)], 0.5, sr=SR, n_fft=1024,
                                                               hop_length=256)
     figure_spectrograms(panels, SR, out / "comparison.png", n_fft=1024, hop_length=256,

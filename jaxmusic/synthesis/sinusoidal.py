@@ -28,9 +28,11 @@ i.e. harmonics of an f0 above ``4 sr / n_fft`` (43 Hz at 22.05 kHz with
 also close to a parabola, which makes the interpolation accurate.
 Within ``n_fft // 2`` of either end of the signal the half of the window that
 would reach outside it is squeezed to the samples that exist: the window
-still peaks on the frame's sample and falls smoothly to zero, but its
-sidelobes are higher than in the interior (a tone that starts or stops
-abruptly is measured less exactly in its first and last frame).
+still peaks on the frame's sample and falls smoothly to zero inside the
+signal, so the frame measures its own instant (a window moved inside the
+signal would measure another one, a window cut by zero padding would have the
+sidelobes of a step). Its sidelobes are higher than in the interior, so in
+those few frames the peaks are fitted jointly (step 4).
 
 Per frame, vectorised over frames and peaks:
 
@@ -45,7 +47,11 @@ Per frame, vectorised over frames and peaks:
    out within 1e-5 relative;
 4. amplitude and phase are the DTFT's at the refined frequency: modulus over
    the window's gain for a real sinusoid (half its sum), argument with the
-   time origin on the frame's sample;
+   time origin on the frame's sample. In the frames at the ends of the
+   signal, frequencies, amplitudes and phases of all the frame's peaks are
+   instead fitted jointly to the windowed samples (weighted least squares,
+   then Gauss-Newton on the frequencies), which removes their mutual leakage;
+   peaks that the fit puts below the threshold are sidelobes and are dropped;
 5. after tracking, each measurement is corrected for a linear frequency
    change within the window (a chirp lowers and turns the peak: vibrato on
    a high harmonic), the chirp rate being estimated from the track's
@@ -81,9 +87,11 @@ interpolated linearly and its phase is either
   are otherwise ignored; the phase drifts from the original's by the
   accumulated frequency error).
 
-The cubic method is the default because it reconstructs the waveform: on the
-test signals the sinusoidal part's SNR against the input is 30-90 dB higher
-with it (tests/test_synthesis_sinusoidal.py states the measured values).
+The cubic method is the default because it follows the waveform: the
+sinusoidal part's SNR against the input, measured in
+tests/test_synthesis_sinusoidal.py, is 110 dB against 78 dB for a
+stationary harmonic tone, 25 dB against 7.5 dB for one with vibrato and an
+envelope, and 21.4 dB against 10 dB for a rendered clarinet note.
 A track born at frame ``t`` fades in from 0 over the hop before ``t`` at its
 first frequency; a track that dies at frame ``t`` fades out over the hop after
 it at its last frequency. After the last frame each partial continues at its
@@ -129,6 +137,8 @@ _BH4 = (0.35875, 0.48829, 0.14128, 0.01168)
 _AMP_FLOOR = 1e-7
 # Frames per chunk when evaluating DTFTs at the peaks (bounds the temporary arrays).
 _DTFT_CHUNK = 128
+# Peaks fitted jointly in a frame at either end of the signal (the strongest).
+_JOINT_MAX = 24
 # Largest chirp (gamma = c (n_fft/2)^2, rad) corrected for: |G| = 0.45 there.
 _GAMMA_MAX = 30.0
 # Hop segments synthesised per vectorised batch (bounds memory to ~chunk * hop * partials).
@@ -256,6 +266,8 @@ class _Spectra(NamedTuple):
     gain: np.ndarray     # (T,) half the window's sum: |X| of a unit-amplitude cosine
     full: np.ndarray     # (T,) bool: the frame's window is the full symmetric one
     db: np.ndarray       # (T, K) amplitude spectrum in dB (gain corrected)
+    edge_x: np.ndarray   # (E, N) the unwindowed frames of the E frames that are not full
+    edge_w: np.ndarray   # (E, N) their (asymmetric) windows
 
 
 def _spectra(y: np.ndarray, n_fft: int, hop_length: int, window: str) -> _Spectra:
@@ -265,9 +277,7 @@ def _spectra(y: np.ndarray, n_fft: int, hop_length: int, window: str) -> _Spectr
     either end of the signal uses an asymmetric window instead: the half that
     would reach past the end is squeezed to the samples that exist, so the
     window still peaks at the frame's sample and falls smoothly to zero
-    inside the signal (a window truncated by zero padding would have the
-    sidelobes of a step; one moved inside the signal would measure another
-    instant).
+    inside the signal (see the module docstring).
     """
     n = y.shape[0]
     half = n_fft // 2
@@ -283,7 +293,7 @@ def _spectra(y: np.ndarray, n_fft: int, hop_length: int, window: str) -> _Spectr
     gain = 0.5 * w.sum(axis=1)
     amp = np.abs(np.fft.rfft(xw, axis=-1)) / gain[:, None]     # magnitudes only: origin irrelevant
     db = 20.0 * np.log10(np.maximum(amp, 1e-30))
-    return _Spectra(xw, gain, full, db)
+    return _Spectra(xw, gain, full, db, frames[~full], w[~full])
 
 
 def _peak_candidates(db: np.ndarray, threshold_db: float):
@@ -342,13 +352,13 @@ def _dtft(spectra: _Spectra, fbin: np.ndarray) -> np.ndarray:
         w = (-_TWO_PI / N) * f[sl, :, None]                     # rad / sample (negated)
         inner = np.exp(1j * w * np.arange(B))                   # (t, M, B)
         outer = np.exp(1j * w * (B * np.arange(Q) - N // 2))    # (t, M, Q)
-        xs = np.ascontiguousarray(np.swapaxes(x[sl], 1, 2))  # (t, B, Q), real
-        part = np.matmul(inner.real, xs) + 1j * np.matmul(inner.imag, xs)  # real BLAS products
+        # small products: einsum's own loops (no BLAS threads for a few thousand flops each)
+        part = np.einsum("tmb,tqb->tmq", inner, x[sl])
         out[sl] = np.sum(part * outer, axis=-1)
     return out.reshape(shape)
 
 
-def _measure(spectra: _Spectra, fbin: np.ndarray, valid: np.ndarray):
+def _measure(spectra: _Spectra, fbin: np.ndarray, valid: np.ndarray, floor: float):
     """Refined frequency (bins), amplitude and phase of the peaks near ``fbin`` (T, M).
 
     The parabolic estimate ``fbin`` is refined once more by a parabola through
@@ -356,7 +366,9 @@ def _measure(spectra: _Spectra, fbin: np.ndarray, valid: np.ndarray):
     vertex the log main lobe is a parabola to high accuracy: this removes the
     bias of the first fit, about 2e-3 bin for Blackman-Harris). Amplitude and
     phase are the DTFT's at the refined frequency (time origin on the frame's
-    sample, where every window peaks).
+    sample, where every window peaks). Frames at the ends of the signal are
+    fitted jointly instead (`_joint_fit`); there, peaks whose fitted amplitude
+    is below ``floor`` (the analysis threshold) are sidelobes and get amplitude 0.
     """
     T, M = fbin.shape
     if M == 0:
@@ -371,7 +383,88 @@ def _measure(spectra: _Spectra, fbin: np.ndarray, valid: np.ndarray):
     X = _dtft(spectra, fbin)
     amps = np.abs(X) / spectra.gain[:, None]
     phases = np.angle(X)
+    edge = np.flatnonzero(~spectra.full)
+    for i, t in enumerate(edge):
+        fbin[t], amps[t], phases[t] = _joint_fit(spectra.edge_x[i], spectra.edge_w[i], fbin[t],
+                                                 valid[t], amps[t], phases[t], floor=floor)
     return fbin, np.where(valid, amps, 0.0), np.where(valid, phases, 0.0)
+
+
+def _joint_fit(x, w, fbin, valid, amps, phases, *, floor, iterations=4):
+    """Frequencies, amplitudes and phases of all peaks of one frame, fitted jointly.
+
+    Used for the frames at the ends of the signal, whose asymmetric windows
+    leak more than Blackman-Harris: ``sum_m w(m) (x(m) - sum_p a_p cos(w_p m +
+    phi_p))^2`` is minimised by weighted least squares, first over amplitudes
+    and phases at the measured frequencies (a linear problem), then by a few
+    Gauss-Newton steps over all three (each frequency moving at most half a
+    bin, a step kept only if it lowers the error), so that one partial's
+    leakage no longer biases another's (the ``_JOINT_MAX`` strongest peaks are
+    fitted; weaker ones keep their DTFT values). Peaks that the linear fit puts below
+    ``floor`` (sidelobes of the asymmetric window) are dropped (amplitude 0)
+    before the Gauss-Newton steps. A fit that fails keeps the DTFT values.
+    """
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return fbin, amps, phases
+    if idx.size > _JOINT_MAX:          # the strongest peaks; the others keep their DTFT values
+        idx = idx[np.argsort(-amps[idx], kind="stable")[:_JOINT_MAX]]
+    fitted = np.zeros_like(valid)
+    fitted[idx] = True
+    N = x.shape[0]
+    inside = w > 0
+    m = (np.arange(N) - N // 2)[inside].astype(np.float64)
+    sw = np.sqrt(w[inside])
+    xs = x[inside] * sw
+    P = idx.size
+    om = (_TWO_PI / N) * fbin[idx]
+
+    def design(om):
+        arg = m[:, None] * om[None, :]
+        return np.cos(arg), np.sin(arg)
+
+    def solve(A, b):
+        # normal equations with a tiny ridge: much faster than an SVD, stable enough here
+        G = np.einsum("ni,nj->ij", A, A)
+        G[np.diag_indices_from(G)] += 1e-10 * np.trace(G) / G.shape[0] + 1e-300
+        return np.linalg.solve(G, np.einsum("ni,n->i", A, b))
+
+    try:
+        c, s_ = design(om)
+        coef = solve(np.concatenate([c, s_], axis=1) * sw[:, None], xs)
+        strong = np.hypot(coef[:P], coef[P:]) >= floor
+        if not strong.all():
+            idx, om, P = idx[strong], om[strong], int(strong.sum())
+            if P == 0:
+                amps, phases = amps.copy(), phases.copy()
+                amps[fitted], phases[fitted] = 0.0, 0.0
+                return fbin, amps, phases
+            c, s_ = design(om)
+            coef = solve(np.concatenate([c, s_], axis=1) * sw[:, None], xs)
+        al, be = coef[:P], coef[P:]
+        err = np.sum((xs - (c @ al + s_ @ be) * sw) ** 2)
+        limit = 0.5 * _TWO_PI / N
+        for _ in range(iterations):
+            J = np.concatenate([c, s_, m[:, None] * (be * c - al * s_)], axis=1) * sw[:, None]
+            r = xs - (c @ al + s_ @ be) * sw
+            step = solve(J, r)
+            om_new = om + np.clip(step[2 * P:], -limit, limit)
+            c2, s2 = design(om_new)
+            coef = solve(np.concatenate([c2, s2], axis=1) * sw[:, None], xs)
+            err_new = np.sum((xs - (c2 @ coef[:P] + s2 @ coef[P:]) * sw) ** 2)
+            if not err_new < err:
+                break
+            om, c, s_, al, be, err = om_new, c2, s2, coef[:P], coef[P:], err_new
+    except np.linalg.LinAlgError:
+        return fbin, amps, phases
+    if not (np.all(np.isfinite(al)) and np.all(np.isfinite(be)) and np.all(np.isfinite(om))):
+        return fbin, amps, phases
+    fbin, amps, phases = fbin.copy(), amps.copy(), phases.copy()
+    amps[fitted], phases[fitted] = 0.0, 0.0
+    fbin[idx] = om * N / _TWO_PI
+    amps[idx] = np.hypot(al, be)
+    phases[idx] = np.arctan2(-be, al)
+    return fbin, amps, phases
 
 
 @functools.lru_cache(maxsize=16)
@@ -628,6 +721,7 @@ def sinusoidal_analysis(
     spectra = _spectra(y, n_fft, hop_length, window)
     T = spectra.db.shape[0]
     bins, offset, peak_db, valid = _peak_candidates(spectra.db, threshold_db)
+    floor = max(10.0 ** ((float(spectra.db.max()) + threshold_db) / 20.0), _AMP_FLOOR)
     fbin = bins + offset
     freq_hz = fbin * (sr / n_fft)
     rows = np.arange(T)[:, None]
@@ -642,7 +736,7 @@ def sinusoidal_analysis(
             sel_fbin = np.zeros((T, max_partials))
         else:
             sel_fbin = fbin[rows, sel]
-        sel_fbin, amps, phases = _measure(spectra, sel_fbin, ok)
+        sel_fbin, amps, phases = _measure(spectra, sel_fbin, ok, floor)
         freqs = np.where(ok, sel_fbin * (sr / n_fft), 0.0)
         keep = _drop_short_runs(np.where(ok, amps, 0.0), min_track_length)
         out_f, out_a, out_p = (np.where(keep, v, 0.0) for v in (freqs, amps, phases))
@@ -657,7 +751,7 @@ def sinusoidal_analysis(
             top = np.broadcast_to(np.arange(M), (T, M))
         sel_fbin = fbin[rows, top]
         sel_ok = valid[rows, top]
-        sel_fbin, amps, phases = _measure(spectra, sel_fbin, sel_ok)
+        sel_fbin, amps, phases = _measure(spectra, sel_fbin, sel_ok, floor)
         out_f, out_a, out_p = _track(
             sel_fbin * (sr / n_fft), amps, phases, sel_ok & (amps > 0),
             bin_hz=sr / n_fft, max_deviation=max_deviation,

@@ -174,8 +174,9 @@ class Partials:
         Samples between frames (static).
     n_fft : int
         Analysis frame length (static).
-    length : int
-        Samples of the analysed signal: the default length of the resynthesis (static).
+    length : int or None
+        Samples of the analysed signal: the default length of the resynthesis
+        (static). None (for partials built by hand): ``(frames - 1) * hop_length + 1``.
     """
 
     freqs: Any
@@ -185,7 +186,7 @@ class Partials:
     sr: int = static_field(default=22050)
     hop_length: int = static_field(default=512)
     n_fft: int = static_field(default=2048)
-    length: int = static_field(default=0)
+    length: int | None = static_field(default=None)
 
     @property
     def n_frames(self) -> int:
@@ -887,7 +888,10 @@ def sinusoidal_synthesis(partials: Partials, *, length: int | None = None,
         the output is zero.
     method : {"cubic", "linear"}
         Phase interpolation: ``"cubic"`` matches the measured phases (follows the
-        waveform), ``"linear"`` integrates the interpolated frequency.
+        waveform), ``"linear"`` integrates the interpolated frequency. For
+        partials edited or built by hand, whose phases are not consistent
+        with their frequencies, use ``"linear"``: the cubic method would bend
+        the frequency between frames to meet the given phases.
 
     Returns
     -------
@@ -898,7 +902,11 @@ def sinusoidal_synthesis(partials: Partials, *, length: int | None = None,
         raise ParameterError(f"partials must be a Partials (from sinusoidal_analysis), got "
                              f"{type(partials).__name__}")
     check_choice("method", method, ("cubic", "linear"))
-    length = partials.length if length is None else check_int("length", length, min=0)
+    if length is None:
+        length = partials.length
+        if length is None:
+            length = (np.shape(partials.freqs)[0] - 1) * partials.hop_length + 1
+    length = check_int("length", length, min=0)
     shapes = {np.shape(partials.freqs), np.shape(partials.amps), np.shape(partials.phases)}
     if len(shapes) != 1 or len(np.shape(partials.freqs)) != 2:
         raise ParameterError(f"partials.freqs, amps and phases must share one (frames, n_partials) "
@@ -1033,7 +1041,8 @@ def sinusoidal_morph(
     - **frequency** on a log scale: ``f = fa^(1 - alpha) fb^alpha`` (so the
       pitch of an octave morph at 0.5 is the geometric mean). Where one sound
       lacks harmonic ``k`` its ``k f0`` stands in (its median f0 in unvoiced
-      frames) so the result stays harmonic;
+      frames) so the result stays harmonic; a sound that pYIN never finds
+      voiced has no partials and lends the other's frequencies;
     - **amplitude** linearly: ``(1 - alpha) aa + alpha ab`` (a missing harmonic
       counts 0, so a harmonic present in one sound fades in or out with
       ``alpha``). Linear rather than dB interpolation keeps silent harmonics

@@ -109,6 +109,26 @@ def test_transfer_keeps_frame_energy_phase_and_length(trained):
     assert np.median(np.abs(np.log(ratio))) < 0.25, np.percentile(ratio, [5, 50, 95])
 
 
+class LastFrame(STFTAutoencoder):
+    """A 'perfect' autoencoder: it decodes each frame to its own input features."""
+
+    def encode(self, frames):
+        return frames[:, :, -1, :]
+
+    def decode(self, codes):
+        return codes
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_front_end_inverts_exactly_with_a_perfect_decoder(log):
+    # features -> frame energy -> the input's phase -> ISTFT: an identity network gives the input back
+    cfg = A.AutoencoderConfig(sr=SR, n_fft=256, hop_length=64, context=3, log=log)
+    ae = A.TimbreAutoencoder(LastFrame(n_bins=129, context=3, rngs=nnx.Rngs(0)), cfg)
+    y = tone(300, seed=3)
+    np.testing.assert_allclose(A.transfer(ae, y), y, atol=2e-6)
+    np.testing.assert_allclose(A.morph(ae, y, tone(200), alpha=0.0), y, atol=2e-6)
+
+
 def test_silence_in_silence_out(trained):
     ae, _ = trained
     out = A.transfer(ae, np.zeros(2000, np.float32))
@@ -170,6 +190,8 @@ def test_bad_input(trained):
         A.transfer(ae.model, tone(220))
     with pytest.raises(jaxmusic.ParameterError, match="no training audio"):
         A.train_autoencoder([], **TINY)
+    with pytest.raises(jaxmusic.ParameterError, match="val_fraction"):
+        A.train_autoencoder([tone(220)], val_fraction=0.0, patience=2, **TINY)
     with pytest.raises(jaxmusic.AudioError, match="no such file.*x.wav"):
         A.train_autoencoder(["/nonexistent/x.wav"], **TINY)
 

@@ -47,6 +47,24 @@ def test_rates_are_matched_and_stereo_mixed():
     assert sr == SR and out.shape == (tone(220).size,)
 
 
+def test_hybridize_autoencoder_rates_and_options(tmp_path):
+    # a given model works at its own rate; training options are checked before any training
+    ae = jaxmusic.synthesis.train_autoencoder([tone(220)], sr=SR, n_fft=256, hop_length=64, encoder=(8,), latent=4,
+                                              decoder=(8,), seq_len=8, steps=2, progress=False)
+    out, sr = hybridize(tone(330), [], method="autoencoder", model=ae)
+    assert sr == SR and out.shape == tone(330).shape
+    out16, _ = hybridize(tone(330, sr=16000), [], method="autoencoder", model=ae, source_sr=16000)
+    assert out16.shape == tone(330).shape
+    with pytest.raises(jaxmusic.ParameterError, match="trained with sr=8000"):
+        hybridize(tone(330), [], method="autoencoder", model=ae, sr=22050)
+    with pytest.raises(jaxmusic.ParameterError, match="unknown options.*colour"):
+        hybridize(tone(330), [tone(220)], method="autoencoder", colour=3)
+    with pytest.raises(jaxmusic.ParameterError, match="model= is for"):
+        hybridize(tone(330), [tone(220)], method="envelope", model=ae)
+    with pytest.raises(jaxmusic.ParameterError, match="sampling rate of source"):
+        hybridize(tone(330), [tone(220)], sr=SR, source_sr=0)
+
+
 def test_fit_peak_scales_instead_of_clipping():
     y = np.array([0.5, -2.0, 1.0], np.float32)
     with pytest.warns(_common.ClippingWarning, match="peaked at 2"):

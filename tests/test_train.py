@@ -196,8 +196,8 @@ def test_resume_in_process_continues_the_run(tmp_path):
     a = Tiny(6, 4, rngs=nnx.Rngs(0))
     ra = train.fit(a, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Tiny(6, 4, rngs=nnx.Rngs(0))
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15, between evaluations 10 and 20
-        train.fit(b, Interrupting(X[:200], after=14), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15 (one read fingerprints the data), between evaluations 10 and 20
+        train.fit(b, Interrupting(X[:200], after=15), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Tiny(6, 4, rngs=nnx.Rngs(0))
     rb = train.fit(b2, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     assert rb.resumed_from == 14 and len(rb.history) == 4 and rb.history[0]["step"] == 10
@@ -284,9 +284,14 @@ def test_resume_with_other_options_is_refused(tmp_path):
     with pytest.raises(train.CheckpointError, match="labels"):
         train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, (y + 1) % 4, steps=8, eval_every=2, checkpoint_dir=tmp_path,
                   progress=False)
-    with pytest.raises(train.CheckpointError, match="optimizer_state"):
+    with pytest.raises(train.CheckpointError, match="learning_rate|optimizer_state"):
         train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=8, eval_every=2, optimizer=optax.sgd(0.1),
                   checkpoint_dir=tmp_path, progress=False)
+    X2 = X.copy()
+    X2[-1, 0] += 1.0  # other features, same labels
+    with pytest.raises(train.CheckpointError, match="data"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X2, y, steps=8, eval_every=2, checkpoint_dir=tmp_path,
+                  progress=False)
 
 
 class WithFixed(nnx.Module):
@@ -385,9 +390,16 @@ def test_minimize_resumes_bit_identically(tmp_path):
     strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
     assert strip(ra.history) == strip(rb.history)
     np.testing.assert_array_equal(a.l.kernel[...], b2.l.kernel[...])
+    late = Y[:160].copy()
+    late[150] += 1.0  # one row far beyond the first ones
     with pytest.raises(train.CheckpointError, match="data"):
-        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), X[:160], -Y[:160], steps=50,
-                       checkpoint_dir=tmp_path / "b", **kw)
+        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), X[:160], late, steps=50, checkpoint_dir=tmp_path / "b", **kw)
+    with pytest.raises(train.CheckpointError, match="val"):
+        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), X[:160], Y[:160], steps=50, checkpoint_dir=tmp_path / "b",
+                       **dict(kw, val=(X[160:], 2 * Y[160:])))
+    with pytest.raises(train.CheckpointError, match="learning_rate"):
+        train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), X[:160], Y[:160], steps=50, checkpoint_dir=tmp_path / "b",
+                       **dict(kw, learning_rate=0.5))
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -32,7 +32,8 @@ def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
                                               "or the autoencoder's training sounds (files, folders, gm8:CLASS)")
     p.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, ...)")
     p.add_argument("--method", choices=METHODS, default="envelope")
-    p.add_argument("--sr", type=int, default=22050, help="working rate (an autoencoder model uses its own)")
+    p.add_argument("--sr", type=int, default=None,
+                   help="working rate (default 22050; an autoencoder model's own; 16000 to train one)")
     p.add_argument("--model", default=None, help="trained autoencoder folder (jaxmusic train-autoencoder)")
     p.add_argument("--alpha", type=float, default=0.5, help="morph position for --method sinusoidal")
     p.add_argument("--steps", type=int, default=1000, help="training steps when the autoencoder is trained here")
@@ -49,25 +50,27 @@ def run_hybridize(args) -> int:
     from ..synthesis._common import fit_peak, read_inputs
     from ..synthesis.hybridize import default_model_folder, hybridize, method_options
 
-    options = method_options(args.method, args.option)
-    sr = args.sr
-    model = args.model
-    if args.method == "autoencoder" and model is not None:
-        from ..synthesis.autoencoder import load_autoencoder
+    options = method_options(args.option)
+    if args.model is not None and args.method != "autoencoder":
+        raise ParameterError(f"--model is for --method autoencoder, not {args.method}")
+    model = None
+    if args.method == "autoencoder" and args.model is not None:
+        from ..synthesis.autoencoder import check_config, load_autoencoder
 
-        model = load_autoencoder(model)
+        model = load_autoencoder(args.model)
+        check_config(model, sr=args.sr)
         sr = model.config.sr
     elif args.method == "autoencoder":
-        sr = 16000 if args.sr == 22050 else args.sr
+        sr = args.sr or 16000
+        options = {"out": default_model_folder(args.output), "steps": args.steps, **options}
+    else:
+        sr = args.sr or 22050
     if not args.targets and model is None:
         raise ParameterError(f"--method {args.method} needs at least one target sound")
     name, source = read_inputs([args.source], sr=sr)[0]
     targets = read_inputs(args.targets, sr=sr) if args.targets else []
-    train_options = None
-    if args.method == "autoencoder" and model is None:
-        train_options = {"out": default_model_folder(args.output), "steps": args.steps, "sr": sr}
-    out, out_sr = hybridize(source, [y for _, y in targets] or [source], method=args.method, sr=sr, model=model,
-                            alpha=args.alpha, train_options=train_options, **options)
+    out, out_sr = hybridize(source, [y for _, y in targets], method=args.method, sr=sr, model=model,
+                            alpha=args.alpha, **options)
     out = fit_peak(out, name="the output")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def _train(notes, cls, folder, *, steps, ablation, seed, progress):
     folder = Path(folder)
     if (folder / "model").is_dir() and (folder / "autoencoder.json").is_file():
         ae = load_autoencoder(folder)
-        if ae.info.get("steps") == steps:
+        if ae.info.get("complete") and ae.info.get("steps") == steps and ae.info.get("seed") == seed:
             return ae
     return train_autoencoder(list(notes), sr=SR, steps=steps, seed=seed, out=folder, progress=progress,
                              eval_every=50, **opts)  # fixed, so that a rerun with more steps resumes

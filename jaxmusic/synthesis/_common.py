@@ -64,6 +64,8 @@ def prepare(y: Any, *, name: str, n_fft: int | None = None, sr: int | None = Non
     y = np.asarray(y, dtype=np.float32)
     if y.ndim == 2:
         y = y.mean(axis=0)
+    if orig_sr is not None:
+        orig_sr = check_int(f"the sampling rate of {name}", orig_sr, min=1)
     if sr is not None and orig_sr is not None and int(orig_sr) != int(sr):
         import librosa
 

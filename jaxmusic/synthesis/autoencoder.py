@@ -288,7 +288,10 @@ def _signals(audio, sr: int) -> tuple[list, list]:
     """``audio``: one array, a file path, or a sequence of them -> (mono float32 arrays at sr, names)."""
     from ..audio import load
 
-    items = [audio] if (isinstance(audio, (str, Path)) or hasattr(audio, "shape")) else list(audio)
+    if hasattr(audio, "shape") and len(audio.shape) == 2:
+        items = list(audio)  # (n, samples): a batch of mono signals (a class's notes), not channels
+    else:
+        items = [audio] if (isinstance(audio, (str, Path)) or hasattr(audio, "shape")) else list(audio)
     if not items:
         raise ParameterError("no training audio: pass an array, a file, or a list of them")
     out, names = [], []
@@ -336,8 +339,10 @@ def train_autoencoder(
 
     Parameters
     ----------
-    audio : array (samples,), path, or a sequence of them
-        Training sound(s) at ``sr`` (files are loaded and resampled to ``sr``).
+    audio : array (samples,), array (n, samples), path, or a sequence of them
+        Training sound(s) at ``sr`` (files are loaded and resampled to ``sr``);
+        a 2-d array is a batch of mono signals (e.g. ``Dataset.audio`` of one
+        class), not channels.
     sr, n_fft, hop_length, context, lstm, log, encoder, latent, decoder
         The front end and the architecture (`AutoencoderConfig`, `STFTAutoencoder`):
         ``context=1`` and ``lstm=False`` give the plain STFT autoencoder of the
@@ -392,7 +397,15 @@ def train_autoencoder(
             "seq_len": seq_len, "validation_sequences": n_val, "steps": int(steps), "batch_size": int(batch_size),
             "learning_rate": float(learning_rate), "seed": int(seed)}
     if out is not None:
-        write_json(out / _CONFIG, {"config": cfg.to_json(), "info": info})
+        # the folder's model is superseded from here on: never left beside a config it does not match
+        if (out / "model").exists():
+            import shutil
+
+            shutil.rmtree(out / "model")
+        write_json(out / _CONFIG, {"config": cfg.to_json(), "info": dict(info, complete=False)})
+    if patience is not None and not n_val:
+        raise ParameterError("patience (early stopping) needs validation sequences: use val_fraction > 0 "
+                             f"(got {val_fraction}) and more than one sequence (got {len(x)})")
     batch_size = min(check_int("batch_size", batch_size, min=1), max(1, len(tr_idx)))
     result = train.minimize(
         model, x[tr_idx], t[tr_idx], val=(x[val_idx], t[val_idx]) if n_val else None,
@@ -400,7 +413,7 @@ def train_autoencoder(
         seed=seed, checkpoint_dir=None if out is None else out / "checkpoints", mesh=mesh, out=out,
         progress=progress, desc="autoencoder")
     last = result.history[-1] if result.history else {}
-    info.update(steps_taken=result.steps, best_step=result.best_step, train_loss=last.get("train_loss"),
+    info.update(complete=True, steps_taken=result.steps, best_step=result.best_step, train_loss=last.get("train_loss"),
                 val_loss=last.get("val_loss"), seconds=result.seconds, resumed_from=result.resumed_from)
     ae = TimbreAutoencoder(model=model, config=cfg, info=info)
     if out is not None:

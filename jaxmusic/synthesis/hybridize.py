@@ -44,9 +44,14 @@ def _targets(targets) -> list:
     return targets
 
 
-def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int = 22050,
+#: options of `train_autoencoder` that `hybridize` passes on when it trains one
+_AE_TRAIN = ("n_fft", "hop_length", "context", "lstm", "log", "encoder", "latent", "decoder", "seq_len",
+             "steps", "batch_size", "learning_rate", "val_fraction", "patience", "seed", "out", "progress")
+
+
+def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | None = None,
               source_sr: int | None = None, target_sr: int | None = None, model=None, alpha: float = 0.5,
-              train_options: dict | None = None, **options) -> tuple[np.ndarray, int]:
+              **options) -> tuple[np.ndarray, int]:
     """Make a sound that inherits features from ``source`` and ``targets``.
 
     Parameters
@@ -55,18 +60,22 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int = 
     targets : array or sequence of arrays
         The target sound(s): envelope donor (several are concatenated), mosaic
         corpus, morph partner (the first), or the autoencoder's training sounds.
+        Ignored when an autoencoder ``model`` is given (pass ``[]``).
     method : {'envelope', 'mosaic', 'sinusoidal', 'autoencoder'}
-    sr : int
-        Rate to work at (ignored for a given autoencoder: its own rate).
+    sr : int, optional
+        Rate to work at, and of the output. Default 22050, or a given
+        autoencoder's own rate, or 16000 for an autoencoder trained here.
     source_sr, target_sr : int, optional
-        Rates of the inputs when they differ from ``sr`` (resampled).
+        Rates of the inputs; default ``sr``. Inputs at another rate are resampled to ``sr``.
     model : TimbreAutoencoder or path, optional
-        For ``'autoencoder'``; default: train one on ``targets`` (``train_options``
-        are passed to `train_autoencoder`, e.g. ``steps``, ``out``).
+        Only for ``'autoencoder'``: a trained model (its rate wins over ``sr``,
+        which must then be None or equal). Default: train one on ``targets``.
     alpha : float
         Morph position for ``'sinusoidal'`` (0 = source, 1 = target).
     **options
-        Passed to the method (``n_fft``, ``hop_length``, ``n_coeffs``, ``k``, ...).
+        Passed to the method (``n_fft``, ``hop_length``, ``n_coeffs``, ``k``, ...);
+        for an autoencoder trained here, `train_autoencoder`'s options
+        (``steps``, ``out``, ``context``, ...).
 
     Returns
     -------
@@ -74,25 +83,31 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int = 
         The output and its sampling rate.
     """
     method = check_choice("method", method, METHODS)
-    sr = check_int("sr", sr, min=1000)
-    targets = _targets(targets)
+    if model is not None and method != "autoencoder":
+        raise ParameterError(f"model= is for method='autoencoder', not {method!r}")
     if method == "autoencoder":
-        from .autoencoder import TimbreAutoencoder, load_autoencoder, train_autoencoder, transfer
+        from .autoencoder import TimbreAutoencoder, check_config, load_autoencoder, train_autoencoder, transfer
 
         if model is None:
-            opts = dict(train_options or {})
-            opts.setdefault("sr", sr)
-            sig = [prepare(t, name=f"target {i}", sr=opts["sr"], orig_sr=target_sr) for i, t in enumerate(targets)]
-            model = train_autoencoder(sig, **opts)
-        elif not isinstance(model, TimbreAutoencoder):
-            model = load_autoencoder(model)
-        if options:
-            from .autoencoder import check_config
-
-            check_config(model, **{k: options.pop(k) for k in ("n_fft", "hop_length") if k in options})
-        if options:
-            raise ParameterError(f"unknown options for the autoencoder: {sorted(options)}")
-        return transfer(model, source, sr=source_sr if source_sr is not None else sr), model.config.sr
+            sr = 16000 if sr is None else check_int("sr", sr, min=1000)
+            unknown = sorted(set(options) - set(_AE_TRAIN))
+            if unknown:
+                raise ParameterError(f"unknown options for training an autoencoder: {unknown}; "
+                                     f"use any of {', '.join(_AE_TRAIN)}")
+            targets = _targets(targets)
+            sig = [prepare(t, name=f"target {i}", sr=sr, orig_sr=target_sr if target_sr is not None else sr)
+                   for i, t in enumerate(targets)]
+            model = train_autoencoder(sig, sr=sr, **options)
+        else:
+            if not isinstance(model, TimbreAutoencoder):
+                model = load_autoencoder(model)
+            check_config(model, sr=sr, **{k: options.pop(k) for k in ("n_fft", "hop_length") if k in options})
+            if options:
+                raise ParameterError(f"unknown options for a trained autoencoder: {sorted(options)}")
+        rate = model.config.sr
+        return transfer(model, source, sr=source_sr if source_sr is not None else rate), rate
+    sr = 22050 if sr is None else check_int("sr", sr, min=1000)
+    targets = _targets(targets)
     n_fft = options.get("n_fft", 2048)
     src = prepare(source, name="source", n_fft=n_fft, sr=sr, orig_sr=source_sr)
     tgt = [prepare(t, name=f"target {i}" if len(targets) > 1 else "target", sr=sr, orig_sr=target_sr)
@@ -112,7 +127,7 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int = 
     return np.asarray(out, np.float32), sr
 
 
-def method_options(method: str, args: Sequence[str]) -> dict:
+def method_options(args: Sequence[str]) -> dict:
     """``KEY=VALUE`` strings (from the command line) as method options, values read as Python literals."""
     import ast
 

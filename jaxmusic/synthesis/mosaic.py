@@ -99,6 +99,7 @@ def _synthesise(source_padded, chosen, window, inverse_wss, *, n_fft, hop_length
         frames = frames * gain[:, None]
     y = overlap_add(frames * window, hop_length=hop_length)
     start = n_fft // 2
+    y = jnp.pad(y, (0, max(0, start + n_out - y.shape[0])))  # hops longer than n_fft // 2 leave the end uncovered
     return y[start : start + n_out] * inverse_wss
 
 
@@ -222,6 +223,7 @@ def mosaic(
                            n_fft=n_fft)[pad : pad + len(y)]
     tiny = np.finfo(np.float32).tiny
     inverse_wss = np.where(wss > tiny, 1.0 / np.where(wss > tiny, wss, 1.0), 1.0).astype(np.float32)
+    inverse_wss = np.pad(inverse_wss, (0, len(y) - len(inverse_wss)), constant_values=1.0)
     # gathered here, so that the compiled synthesis depends on the source's length and k only
     chosen = np.concatenate(padded)[starts[index][..., None] + np.arange(n_fft)]  # (frames, k, n_fft)
     out = _synthesise(np.pad(y, (pad, pad)), chosen, win, inverse_wss, n_fft=n_fft, hop_length=hop_length,

@@ -295,6 +295,7 @@ def fit(
             raise ParameterError(f"validation inputs have shape {tuple(x_val.shape)} and training inputs "
                                  f"{tuple(x.shape)}: the shapes after the first axis must agree")
         y_val = _check_xy(x_val, y_val, n_classes, "validation set")
+    optimizer_given = optimizer
     patience, eval_every, checkpoint_every, optimizer, out = _schedule(
         x.shape[0], batch_size, val=val, patience=patience, eval_every=eval_every,
         checkpoint_every=checkpoint_every, optimizer=optimizer, learning_rate=learning_rate, out=out)
@@ -311,7 +312,9 @@ def fit(
 
     return _run(model, steps_fn, x, y, BalancedSampler(y, batch_size=batch_size, seed=seed),
                 validate=None if val is None else validate, postfix=postfix,
-                run_config={"labels": labels_hash, "n_val": None if val is None else int(x_val.shape[0])},
+                run_config={"labels": labels_hash, "data": fingerprint(x), "n_val": None if val is None else int(x_val.shape[0]),
+                            "val": None if val is None else fingerprint(x_val, y_val),
+                            "learning_rate": learning_rate if optimizer_given is None else "optimizer"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
                 keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start)
@@ -327,6 +330,29 @@ def _schedule(n, batch_size, *, val, patience, eval_every, checkpoint_every, opt
     checkpoint_every = eval_every if checkpoint_every is None else check_int("checkpoint_every", checkpoint_every, min=1)
     optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
     return patience, eval_every, checkpoint_every, optimizer, (Path(out) if out is not None else None)
+
+
+_FULL_HASH_BYTES = 1 << 29  # hash every byte of inputs up to 512 MB (sha256: about 1 GB/s)
+
+
+def fingerprint(*arrays) -> str:
+    """A short hash of arrays' shapes and values (as float32 for floats), for the resume check.
+
+    Arrays up to 512 MB in all are hashed whole, in chunks of rows (memory-mapped
+    data is streamed, never loaded at once); larger ones by 256 rows spread
+    evenly from the first to the last."""
+    digest = hashlib.sha256()
+    total = sum(int(np.prod(a.shape)) * 4 for a in arrays)
+    for a in arrays:
+        n = int(a.shape[0])
+        digest.update(str(tuple(a.shape)).encode())
+        rows = (range(0, n, 4096) if total <= _FULL_HASH_BYTES
+                else np.unique(np.linspace(0, n - 1, min(n, 256)).astype(np.int64)))
+        for r in rows:
+            block = np.asarray(a[r:r + 4096] if total <= _FULL_HASH_BYTES else a[int(r):int(r) + 1])
+            block = block.astype(np.float32) if block.dtype.kind == "f" else block.astype(np.int64)
+            digest.update(np.ascontiguousarray(block).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _rows(a, sel):
@@ -432,6 +458,7 @@ def minimize(
         if tuple(x_val.shape[1:]) != tuple(x.shape[1:]) or tuple(y_val.shape[1:]) != tuple(y.shape[1:]):
             raise ParameterError(f"the validation set's inputs {tuple(x_val.shape)} and targets {tuple(y_val.shape)} "
                                  f"must match the training set's {tuple(x.shape)} and {tuple(y.shape)} after the first axis")
+    optimizer_given = optimizer
     patience, eval_every, checkpoint_every, optimizer, out = _schedule(
         x.shape[0], batch_size, val=val, patience=patience, eval_every=eval_every,
         checkpoint_every=checkpoint_every, optimizer=optimizer, learning_rate=learning_rate, out=out)
@@ -450,13 +477,10 @@ def minimize(
         return {"loss": f"{entry['train_loss']:.4g}",
                 **({"val": f"{entry['val_loss']:.4g}"} if "val_loss" in entry else {})}
 
-    digest = hashlib.sha256()
-    for a in (x, y):
-        digest.update(str((tuple(a.shape), str(a.dtype))).encode())
-        digest.update(np.ascontiguousarray(np.asarray(a[: min(a.shape[0], 64)])).tobytes())
     return _run(model, steps_fn, x, y, ShuffleSampler(x.shape[0], batch_size=batch_size, seed=seed),
                 validate=None if val is None else validate, postfix=postfix,
-                run_config={"data": digest.hexdigest()[:16], "n_val": None if val is None else int(x_val.shape[0]),
+                run_config={"data": fingerprint(x, y), "val": None if val is None else fingerprint(x_val, y_val),
+                            "learning_rate": learning_rate if optimizer_given is None else "optimizer",
                             "loss": getattr(loss, "__name__", type(loss).__name__) if loss is not None else "mean_squared_error"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
@@ -489,22 +513,25 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
     }
     if checkpoint_dir is not None:
         ckpt = Checkpointer(checkpoint_dir, signature=model_signature(model), keep=keep)
-        last = ckpt.latest()
-        if last is not None:
-            saved = ckpt.record(last).get("config", {})
-            for k, v in run_config.items():
-                if saved.get(k) != v:
-                    ckpt.close()
-                    raise CheckpointError(
-                        f"the checkpoint in {ckpt.directory} belongs to another run: its {k} is {saved.get(k)!r} "
-                        f"and this run's is {v!r}. Resume with the same data and options, or use another "
-                        "checkpoint folder")
-            restored, record = ckpt.restore(last, {"train": state, "best": best_params, "sums": sums})
-            state, best_params, sums = restored["train"], restored["best"], restored["sums"]
-            history = record["history"]
-            best_step, bad_evals, stopped = record["best_step"], record["bad_evals"], record["stopped"]
-            best_error = math.inf if record["best_error"] is None else record["best_error"]
-            resumed_from = last
+        try:
+            last = ckpt.latest()
+            if last is not None:
+                saved = ckpt.record(last).get("config", {})
+                for k, v in run_config.items():
+                    if saved.get(k) != v:
+                        raise CheckpointError(
+                            f"the checkpoint in {ckpt.directory} belongs to another run: its {k} is {saved.get(k)!r} "
+                            f"and this run's is {v!r}. Resume with the same data and options, or use another "
+                            "checkpoint folder")
+                restored, record = ckpt.restore(last, {"train": state, "best": best_params, "sums": sums})
+                state, best_params, sums = restored["train"], restored["best"], restored["sums"]
+                history = record["history"]
+                best_step, bad_evals, stopped = record["best_step"], record["bad_evals"], record["stopped"]
+                best_error = math.inf if record["best_error"] is None else record["best_error"]
+                resumed_from = last
+        except BaseException:
+            ckpt.close()  # a refused or unreadable checkpoint leaves no manager open
+            raise
 
     step = int(to_host(state.step))
     bar = tqdm(total=steps_total, initial=step, desc=desc, unit="step", disable=not (progress and main),

@@ -22,7 +22,8 @@ def _pyplot():
 def _save(fig, path) -> Path:
     """Lay out, write (creating the folder) and close a figure; returns its path."""
     plt = _pyplot()
-    fig.tight_layout()
+    # leave room for a figure title above the first row of panels
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else None)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -214,7 +214,7 @@ def _figure_summary(pitch, recon, band, path, *, main_cls):
     names = list(pitch)
     a.bar(names, [100 * pitch[n]["lost_share"] for n in names], color="tab:blue")
     a.axhline(12, color="k", ls=":", lw=1, label="seed: 12 % (its autoencoder)")
-    a.set_ylabel("notes that lost their pitch (%)"); a.set_title(f"pitch test (target {main_cls})"); a.legend()
+    a.set_ylabel("notes that lost their pitch (%)"); a.set_title(f"pitch test (target {main_cls})"); a.legend(loc="upper left", fontsize=8)
     a.tick_params(axis="x", rotation=25)
     rn = list(recon)
     b.bar(rn, [recon[n]["spectral_convergence"] for n in rn], color="tab:orange")

@@ -8,7 +8,7 @@ from sklearn.cluster import KMeans
 
 from jaxmusic import ParameterError
 from jaxmusic.data import gm8
-from jaxmusic.experiments.clustering import cluster_purity, kmeans
+from jaxmusic.experiments.clustering import cluster_purity, figure_kmeans, kmeans
 from jaxmusic.experiments.representations import note_features
 
 
@@ -59,7 +59,7 @@ def test_deterministic_per_key_and_jit(mfcc):
     assert len(inertias) > 1
 
 
-def test_separated_blobs_and_purity():
+def test_separated_blobs_and_purity(tmp_path):
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     classes = np.repeat(np.arange(3), 50)
@@ -70,6 +70,8 @@ def test_separated_blobs_and_purity():
     assert cluster_purity(classes, labels) == 1.0
     # each found centroid sits on a true centre
     assert np.abs(np.sort(np.asarray(r.centroids)[:, 0]) - np.sort(centres[:, 0])).max() < 1.0
+    path = figure_kmeans(X, labels, tmp_path / "kmeans.png", classes=classes, class_names=["a", "b", "c"])
+    assert path.stat().st_size > 10_000
 
 
 def test_purity():

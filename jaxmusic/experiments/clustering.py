@@ -275,7 +275,7 @@ def cluster_purity(labels: Any, classes: Any) -> float:
     return float(table.max(axis=1).sum() / a.size)
 
 
-def figure_kmeans(features, labels, classes, class_names, path, *, title: str = "") -> Path:
+def figure_kmeans(features, labels, path, *, classes=None, class_names=None, title: str = "") -> Path:
     """Points in the plane of their first two principal components, coloured by
     cluster and marked by class.
 
@@ -284,11 +284,11 @@ def figure_kmeans(features, labels, classes, class_names, path, *, title: str = 
     features : array, shape (n, d)
     labels : array, shape (n,) int
         Clusters.
-    classes : array, shape (n,) int
-        Class of each point, into ``class_names``.
-    class_names : sequence of str
     path : str or path-like (PNG)
-    title : str
+    classes : array, shape (n,) int, optional, keyword-only
+        Class of each point, into ``class_names`` (default: one class).
+    class_names : sequence of str, optional, keyword-only
+    title : str, keyword-only
 
     Returns
     -------
@@ -300,7 +300,10 @@ def figure_kmeans(features, labels, classes, class_names, path, *, title: str = 
 
     plt = _pyplot()
     X = np.asarray(features, dtype=np.float64)
-    labels, classes = np.asarray(labels), np.asarray(classes)
+    labels = np.asarray(labels)
+    classes = np.zeros(len(labels), int) if classes is None else np.asarray(classes)
+    if class_names is None:
+        class_names = [str(c) for c in range(int(classes.max()) + 1)]
     pca = PCA(2).fit(X)
     P = pca.transform(X)
     markers = "o^sDvP*Xh<>p"
@@ -384,7 +387,7 @@ def run_kmeans(out="runs/kmeans", *, quick: bool = False, seed: int = 0, verbose
             f"{row['inertia']:.1f} (scikit-learn {row['sklearn_inertia']:.1f})")
     chance = float(np.bincount(ds.label).max() / len(ds))
     summary["majority_class_share"] = chance
-    figure_kmeans(X, best, ds.label, ds.classes, out / "kmeans.png",
+    figure_kmeans(X, best, out / "kmeans.png", classes=ds.label, class_names=ds.classes,
                   title=f"k-means, k={n_classes}, on MFCC statistics of {len(ds)} gm8 notes: purity "
                         f"{summary['runs'][str(n_classes)]['purity']:.2f} (one cluster: {chance:.2f})")
     summary["seconds"] = time.perf_counter() - t0

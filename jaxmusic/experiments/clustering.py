@@ -26,10 +26,10 @@ written for XLA, one compiled program for all restarts:
   those of the final centroids, the inertia summed exactly, not expanded.
 
 Measured (``benchmarks/kmeans.py``: 10^5 x 100 float32 points from a mixture of 16
-Gaussians, k=16, n_init=10, on two CPU cores shared with other work, load 4 to 6):
-6.1 s per fit against scikit-learn's 14.2 s (2.3x faster), same inertia (ratio
-1.0000), after 8.4 s of compilation (once per shape, ``k``, ``n_init`` and
-``max_iter``). On gm8's MFCC statistics the mean inertia over 20 seeds is within
+Gaussians, k=16, n_init=10, on two CPU cores shared with other work, load 4 to 6,
+two runs): 4.4 and 6.1 s per fit against scikit-learn's 14.4 and 14.2 s (3.3x and
+2.3x faster), the same inertia (ratio 1.0000), after 8.4 s of compilation (once per
+shape, ``k``, ``n_init`` and ``max_iter``). On gm8's MFCC statistics the mean inertia over 20 seeds is within
 0.1 to 0.6 % of scikit-learn's, above or below, at k = 4, 8 and 16.
 
 `cluster_purity` scores clusters against classes; `run_kmeans` clusters MFCC

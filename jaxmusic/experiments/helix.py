@@ -53,9 +53,10 @@ linear magnitude, covariance rows as points, k = 3 / 6 / 8       +0.21 / +0.25  
 ==============================================================  ==============  ==============
 
 Without flattening the spectral envelope dominates the correlations: neighbouring
-bins correlate over the whole envelope's width, and a bin's octave is only about
-its fifth strongest link, tied with its twelfth (partial 3, 19 semitones up), so
-the embedding is a tangle. With more than three neighbours, fifths (7 and 19
+bins correlate over the whole envelope's width (the two bins on either side of a
+bin are its strongest links, at any k), and beyond them the octave competes with
+intervals of 3 to 7 semitones and with the twelfth (partial 3, 19 semitones up),
+so the embedding is a tangle. With more than three neighbours, fifths (7 and 19
 semitones) enter the graph and the angle winds more than once per octave (1.1 to
 1.2 turns, or twice). Bins below E2 (the piano's alone) and above the range of
 most fundamentals (about D#6) form a tail: ``fmin`` and ``n_bins`` should cover

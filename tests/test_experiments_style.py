@@ -1,0 +1,97 @@
+"""jaxmusic.experiments.style: Gatys-style transfer by optimisation of the waveform."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmusic import ParameterError
+from jaxmusic.experiments import inversion
+from jaxmusic.experiments.style import REPRESENTATIONS_STYLE, StyleTransfer, style_transfer, timbre_metrics
+
+SR, N, STEPS = 8000, 2048, 12
+
+
+def _tone(f0, n, *, bright):
+    t = np.arange(n) / SR
+    x = sum(np.sin(2 * np.pi * f0 * k * t) * (1.0 / k if bright else 1.0 / k**3) for k in range(1, 9))
+    x = x * (1 + 0.5 * np.sin(2 * np.pi * (6 if bright else 2) * t)) * np.minimum(1.0, t * 40)
+    return jnp.asarray(0.3 * x / np.abs(x).max(), jnp.float32)
+
+
+@pytest.fixture(scope="module")
+def signals():
+    return _tone(220.0, N, bright=False), _tone(330.0, 3000, bright=True)
+
+
+@pytest.fixture(scope="module")
+def runs(signals, tmp_path_factory):
+    c, s = signals
+    out = {}
+    for rep in REPRESENTATIONS_STYLE:
+        folder = tmp_path_factory.mktemp(rep) if rep == "conv1d" else None
+        before = inversion._TRACES.get(f"style:{rep}", 0)
+        # Adam: L-BFGS (the default) compiles 2-3 times longer; it runs once below
+        r = style_transfer(jax.random.key(0), c, s, representation=rep, steps=STEPS, J=5, Q=4,
+                           optimizer="adam", learning_rate=0.01, chunk=5, out=folder, sr=SR, progress=False)
+        out[rep] = (r, inversion._TRACES[f"style:{rep}"] - before, folder)
+    return out
+
+
+@pytest.mark.parametrize("rep", REPRESENTATIONS_STYLE)
+def test_loss_decreases_and_output_finite(runs, signals, rep):
+    r, traces, _ = runs[rep]
+    assert isinstance(r, StyleTransfer)
+    assert r.audio.shape == signals[0].shape and r.audio.dtype == jnp.float32
+    assert np.all(np.isfinite(np.asarray(r.audio)))
+    for curve in (r.loss, r.content_loss, r.style_loss):
+        assert curve.shape == (STEPS + 1,) and np.all(np.isfinite(curve))
+    np.testing.assert_allclose(r.loss, r.content_loss + r.style_loss, rtol=1e-4, atol=1e-7)
+    # from the content: no content loss at the start, all of it style
+    assert r.content_loss[0] < 1e-6 and r.style_loss[0] > 0
+    assert r.loss[-1] < 0.9 * r.loss[0]
+    assert r.style_loss[-1] < 0.9 * r.style_loss[0]
+    assert traces == 1  # three chunks (5, 5, 2 + 3 idle), one compilation
+
+
+def test_files_written(runs):
+    _, _, folder = runs["conv1d"]
+    for name in ("content.wav", "style.wav", "result.wav", "style_transfer.png"):
+        assert (folder / name).stat().st_size > 0
+
+
+def test_default_lbfgs_from_noise(signals):
+    c, s = signals
+    r = style_transfer(jax.random.key(1), c, s, representation="conv1d", steps=4, init="noise", progress=False)
+    assert r.content_loss[0] > 0.1  # noise is far from the content
+    assert r.loss[-1] < 0.5 * r.loss[0]
+    assert np.all(np.isfinite(np.asarray(r.audio)))
+
+
+def test_timbre_metrics(signals):
+    c, s = signals
+    m = timbre_metrics(c, c, s, sr=SR)
+    assert m["timbre_to_style"] == pytest.approx(1.0) and m["content_change"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_inputs(signals):
+    c, s = signals
+    key = jax.random.key(0)
+    with pytest.raises(ParameterError, match="representation"):
+        style_transfer(key, c, s, representation="vgg", progress=False)
+    with pytest.raises(ParameterError, match="steps"):
+        style_transfer(key, c, s, steps=0, progress=False)
+    with pytest.raises(ParameterError, match=r"content has 100 samples, shorter than .*2\*\*J"):
+        style_transfer(key, c[:100], s, J=8, progress=False)
+    with pytest.raises(ParameterError, match=r"style has 500 samples, shorter than the STFT frame"):
+        style_transfer(key, c, s[:500], representation="conv2d", progress=False)
+    with pytest.raises(ParameterError, match="NaN"):
+        style_transfer(key, c.at[3].set(jnp.nan), s, progress=False)
+    with pytest.raises(ParameterError, match="silent"):
+        style_transfer(key, jnp.zeros_like(c), s, progress=False)
+    with pytest.raises(ParameterError, match="mono"):
+        style_transfer(key, jnp.stack([c, c]), s, progress=False)
+    with pytest.raises(ParameterError, match="style_weight"):
+        style_transfer(key, c, s, style_weight=-1.0, progress=False)
+    with pytest.raises(ParameterError, match="optimizer"):
+        style_transfer(key, c, s, optimizer="sgd", progress=False)

@@ -10,17 +10,17 @@ from jaxmusic.experiments import run_timbre_transfer
 
 
 def test_timbre_transfer_runs_every_method_and_writes_its_figures(tmp_path):
-    kw = dict(train_classes=("flute",), input_classes=("clarinet", "violin"), n_files=1, n_notes=2, steps=20,
+    kw = dict(train_classes=("flute",), input_classes=("clarinet",), n_files=1, n_notes=3, steps=10,
               ablation=False, progress=False)
     r = run_timbre_transfer(tmp_path, **kw)
     assert set(r["pitch_test"]) == {"identity", "envelope", "mosaic", "autoencoder"}
-    assert r["pitch_test"]["identity"]["lost_share"] <= 1 / 4  # the floor: pYIN on the inputs themselves
-    assert r["pitch_test"]["identity"]["n_notes"] == 4
+    assert r["pitch_test"]["identity"]["lost_share"] <= 1 / 3  # the floor: pYIN on the inputs themselves
+    assert r["pitch_test"]["identity"]["n_notes"] == 3
     assert 0 < r["reconstruction"]["autoencoder"]["spectral_convergence"] < 2
     for f in ("comparison.png", "summary.png", "results.md", "pitch-mosaic/pitch_test.png",
               "reconstruction-autoencoder/reconstruction.png", "models/flute/model"):
         assert (tmp_path / f).exists(), f
-    assert json.loads((tmp_path / "results.json").read_text())["settings"]["steps"] == 20
+    assert json.loads((tmp_path / "results.json").read_text())["settings"]["steps"] == 10
     again = run_timbre_transfer(tmp_path, **kw)
     assert again["reconstruction"] == r["reconstruction"]  # the trained models are reused
     with pytest.raises(jaxmusic.ParameterError, match="kazoo"):

@@ -18,7 +18,9 @@ from jaxmusic import audio, classical, data, experiments, features, fourier, geo
 MODULES = [jaxmusic, fourier, features, geometry, audio, data, models, train, classical, experiments, synthesis]
 # data records and note synthesizers whose positional arguments are all data
 MANY_POSITIONAL = {"Dataset": 8, "synthetic_note": 4, "Steps": 6, "TrainState": 4, "FitResult": 7,
-                   "evaluate": 4}  # classical.evaluate(X_train, y_train, X_test, y_test), as scikit-learn
+                   "evaluate": 4,
+                   # result records (NamedTuples) of the experiments
+                   "Helix": 6, "KMeansResult": 4, "Linearization": 10, "Inversion": 4, "StyleTransfer": 5}  # classical.evaluate(X_train, y_train, X_test, y_test), as scikit-learn
 
 
 def _public():

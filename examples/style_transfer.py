@@ -16,8 +16,8 @@ spectrogram changed).
 
     python examples/style_transfer.py [--out runs/style] [--quick]
 
-``--quick``: quarter-second notes, 60 steps, no JTFS (about two minutes on a
-2-core CPU); without it, half-second notes and 300 steps.
+``--quick``: 60 steps, no JTFS (about two minutes on a 2-core CPU); without
+it, 200 steps and all four representations.
 """
 
 import argparse

@@ -196,8 +196,8 @@ def test_resume_in_process_continues_the_run(tmp_path):
     a = Tiny(6, 4, rngs=nnx.Rngs(0))
     ra = train.fit(a, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Tiny(6, 4, rngs=nnx.Rngs(0))
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15 (one read fingerprints the data), between evaluations 10 and 20
-        train.fit(b, Interrupting(X[:200], after=15), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15 (two reads check and fingerprint the data), between evaluations 10 and 20
+        train.fit(b, Interrupting(X[:200], after=16), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Tiny(6, 4, rngs=nnx.Rngs(0))
     rb = train.fit(b2, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     assert rb.resumed_from == 14 and len(rb.history) == 4 and rb.history[0]["step"] == 10
@@ -382,8 +382,8 @@ def test_minimize_resumes_bit_identically(tmp_path):
     a = Linear(4, 3, rngs=nnx.Rngs(0))
     ra = train.minimize(a, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Linear(4, 3, rngs=nnx.Rngs(0))
-    with pytest.raises(KeyboardInterrupt):  # one read fingerprints the data, then batch 16 fails
-        train.minimize(b, Interrupting(X[:160], after=16), Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
+    with pytest.raises(KeyboardInterrupt):  # two reads check and fingerprint the data, then batch 16 fails
+        train.minimize(b, Interrupting(X[:160], after=17), Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Linear(4, 3, rngs=nnx.Rngs(0))
     rb = train.minimize(b2, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     assert rb.resumed_from == 14

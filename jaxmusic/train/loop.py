@@ -91,6 +91,15 @@ def scores(confusion) -> dict:
     }
 
 
+def _count_nonfinite(a, rows: int = 4096) -> int:
+    """NaN/inf values in a host array, read in blocks of rows (a memory-mapped array is
+    streamed, never loaded whole)."""
+    n = int(a.shape[0]) if len(a.shape) else 1
+    if not len(a.shape):
+        return int(not np.isfinite(np.asarray(a)))
+    return sum(int(np.count_nonzero(~np.isfinite(np.asarray(a[i:i + rows])))) for i in range(0, n, rows))
+
+
 def _check_xy(x, y, n_classes, what):
     if x is None or y is None:
         raise ParameterError(f"{what}: inputs and labels are required")
@@ -107,7 +116,7 @@ def _check_xy(x, y, n_classes, what):
         raise ParameterError(f"{what} labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
     if np.dtype(x.dtype).kind not in "fc":
         raise ParameterError(f"{what} inputs must be floating point, got dtype {x.dtype}")
-    bad = int(np.count_nonzero(~np.isfinite(np.asarray(x))))
+    bad = _count_nonfinite(x)
     if bad:
         raise ParameterError(f"{what} inputs hold {bad} NaN or infinite values")
     return y.astype(np.int32)
@@ -370,7 +379,7 @@ def _check_targets(model, x, y, *, batch_size, what):
         if np.dtype(a.dtype).kind not in "fiu":
             raise ParameterError(f"{what} {name} must be numeric, got dtype {a.dtype}")
         if np.dtype(a.dtype).kind == "f":
-            bad = int(np.count_nonzero(~np.isfinite(np.asarray(a))))
+            bad = _count_nonfinite(a)
             if bad:
                 raise ParameterError(f"{what} {name} hold {bad} NaN or infinite values")
     if x.shape[0] != y.shape[0]:

@@ -467,20 +467,12 @@ def run_helix(out="runs/helix", *, quick: bool = False, verbose: bool = True) ->
         The summary written to ``helix.json``: notes, options, the circular
         correlation, the resultant length, the winding, and the embedding.
     """
-    from ..data.dataset import DatasetError, concatenate
-    from ..data.soundfont import gm8
+    from .representations import builtin_notes
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
     out = Path(out)
-    opts = dict(sr=16000, duration=1.0, velocities=(75,), pitch_step=1)
-    parts = [gm8(**opts)]
-    if not quick:
-        try:
-            parts.append(gm8(soundfont="merlin", **opts))
-        except (DatasetError, ParameterError, ImportError, OSError) as e:
-            say(f"Merlin's soundfont is unavailable ({e}); TimGM6mb only")
-    ds = concatenate(parts) if len(parts) > 1 else parts[0]
+    ds = builtin_notes(both=not quick, say=say, sr=16000, duration=1.0, velocities=(75,), pitch_step=1)
     h = pitch_helix(ds, out=out)
     ms = h.measure
     summary = {

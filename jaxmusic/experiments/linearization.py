@@ -393,21 +393,12 @@ def run_linearization(out="runs/linearization", *, quick: bool = False, seed: in
         The summary written to ``linearization.json``: separability per layer (all
         points cross-validated, and held out), the network's error.
     """
-    from ..data.dataset import DatasetError, concatenate
-    from ..data.soundfont import gm8
-    from .representations import note_features
+    from .representations import builtin_notes, note_features
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
     out = Path(out)
-    opts = dict(sr=16000, duration=1.0, velocities=(75,), pitch_step=1, classes=CLASSES)
-    parts = [gm8(**opts)]
-    if not quick:
-        try:
-            parts.append(gm8(soundfont="merlin", **opts))
-        except (DatasetError, ParameterError, ImportError, OSError) as e:
-            say(f"Merlin's soundfont is unavailable ({e}); TimGM6mb only")
-    ds = concatenate(parts) if len(parts) > 1 else parts[0]
+    ds = builtin_notes(both=not quick, say=say, sr=16000, duration=1.0, velocities=(75,), pitch_step=1, classes=CLASSES)
     F = note_features(ds, "mfcc", progress=False)[:, 1:4]
     steps = 1500 if quick else 3000
     r = linearization(jax.random.key(seed), F, np.asarray(ds.label), hidden=(64, 32), steps=steps,

@@ -343,3 +343,18 @@ def note_features(
             f"{'...' if bad.size > 10 else ''}); check their audio for NaN/inf"
         )
     return feats
+
+
+def builtin_notes(*, both: bool, say=print, **gm8_kwargs) -> Dataset:
+    """The built-in notes an experiment runs on: `jaxmusic.data.gm8` from TimGM6mb, and with
+    ``both`` from Merlin too (`gm8_sources`); when Merlin's soundfont is unavailable, TimGM6mb
+    alone, which ``say`` reports."""
+    from ..data import gm8, gm8_sources
+    from ..data.dataset import DatasetError
+
+    if both:
+        try:
+            return gm8_sources(**gm8_kwargs)
+        except (DatasetError, ParameterError, ImportError, OSError) as e:
+            say(f"Merlin's soundfont is unavailable ({e}); TimGM6mb only")
+    return gm8(**gm8_kwargs)

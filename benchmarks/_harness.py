@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 
 def kymatio_path() -> str | None:
@@ -70,3 +71,19 @@ def report(rows: dict[str, dict], reference: str) -> None:
             continue
         ratio = ref["best_s"] / r["best_s"] if "best_s" in ref else float("nan")
         print(f"{name:24s} {r['best_s']:9.3f} {r['compile_s']:10.2f} {r['peak_gb']:8.2f} {ratio:8.2f}x")
+
+
+def best_of(f, repeats):
+    """In-process timing of a JAX call: (first call seconds, best of ``repeats`` further
+    calls, last result); the first call includes compilation."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(f())
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(f())
+        times.append(time.perf_counter() - t0)
+    return first, min(times), out

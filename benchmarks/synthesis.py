@@ -47,13 +47,13 @@ import functools
 import os
 import platform
 import sys
-import time
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import librosa
 import numpy as np
+from _harness import best_of  # noqa: E402
 from sklearn.neighbors import NearestNeighbors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -179,17 +179,6 @@ def knn_sklearn(a, b, *, k):
 # --------------------------------------------------------------------- timing
 
 
-def best_of(f, repeats):
-    """(first call seconds, best of ``repeats`` further calls, last result)."""
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(f())
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(f())
-        times.append(time.perf_counter() - t0)
-    return first, min(times), out
 
 
 def rel(a, b):

@@ -406,3 +406,44 @@ def test_bad_signals(small, x, match):
     S, _ = small
     with pytest.raises(ParameterError, match=match):
         S(x if isinstance(x, list) else jnp.asarray(x) if x.dtype != np.int16 else x)
+
+
+# ------------------------------------------------- regression against today's numbers
+# tests/reference/spiral_regression.npz holds SpiralScattering's own outputs as computed at
+# commit f58b507, before its Speed II rewrite: a regression reference of this code (no other
+# library has spiral scattering), float32, on fixed signals stored with them.
+REGRESSION = "tests/reference/spiral_regression.npz"
+
+
+def _regression():
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), REGRESSION)
+    ref = np.load(path)
+    return {k: ref[k] for k in ref.files}, json
+
+
+def _assert_regression(y, ref):
+    # rtol 1e-5, plus an absolute floor of float32 round-off relative to the largest coefficient
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("name", ["tiny_Q4x2_T4", "tiny_Q4_global"])
+def test_regression_small_configurations(name):
+    ref, json = _regression()
+    cfg = json.loads(str(ref[f"{name}_config"]))
+    cfg["Q"] = tuple(cfg["Q"]) if isinstance(cfg["Q"], list) else cfg["Q"]
+    y = jax.jit(SpiralScattering(**cfg))(jnp.asarray(ref[f"{name}_x"]))
+    _assert_regression(np.asarray(y), ref[f"{name}_y"])
+
+
+def test_regression_note(notes):
+    """J=10, Q=12 (the benchmark's resolution) on the `notes` fixture's glide."""
+    ref, json = _regression()
+    assert json.loads(str(ref["note_glide_up_config"])) == NOTE
+    Y, _, _, _, names = notes
+    n = NOTE["shape"]
+    x = harmonic_note(n, 0.01 * 2 ** (2 * np.arange(n) / n), 0.04, width=1.5)
+    np.testing.assert_array_equal(x, ref["note_glide_up_x"])  # the fixture's signal is unchanged
+    _assert_regression(Y["glide_up"], ref["note_glide_up_y"])

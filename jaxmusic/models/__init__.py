@@ -7,6 +7,9 @@
 - `MLP`: dense classifier on feature vectors.
 - `STFTAutoencoder`: the STFT autoencoder with input context and an LSTM layer
   (Gabrielli, Cella et al., 2017) for timbre transfer (`jaxmusic.synthesis`).
+- `WaveNetAutoencoder` (NSynth; Engel et al. 2017) and `MusicTranslator` (the
+  Universal Music Translation Network; Mor et al. 2019), `WAVENET_PRESETS`,
+  cached autoregressive `generate` (and `naive_generate`, its reference).
 - `ScatteringClassifier`: a fixed jaxmusic transform (stored as `Fixed`, not
   trained) followed by an MLP; `scattering_features` is its fixed layer.
 """
@@ -30,6 +33,20 @@ from .input import (
     fit_normalization,
 )
 from .mlp import MLP
+from .wavenet import (
+    WAVENET_PRESETS,
+    DomainClassifier,
+    MusicTranslator,
+    WaveNetAutoencoder,
+    WaveNetConfig,
+    WaveNetDecoder,
+    WaveNetEncoder,
+    generate,
+    mu_law_decode,
+    mu_law_encode,
+    naive_generate,
+    wavenet_config,
+)
 
 __all__ = [
     "BRANCHES",
@@ -51,4 +68,16 @@ __all__ = [
     "thaw",
     "scattering_features",
     "ScatteringClassifier",
+    "WaveNetConfig",
+    "WAVENET_PRESETS",
+    "wavenet_config",
+    "WaveNetEncoder",
+    "WaveNetDecoder",
+    "WaveNetAutoencoder",
+    "DomainClassifier",
+    "MusicTranslator",
+    "generate",
+    "naive_generate",
+    "mu_law_encode",
+    "mu_law_decode",
 ]

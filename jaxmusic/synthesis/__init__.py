@@ -13,6 +13,10 @@ Methods
   with input context and an LSTM layer (Gabrielli, Cella et al., 2017;
   `jaxmusic.models.STFTAutoencoder`), trained with `jaxmusic.train.minimize`;
   `load_autoencoder`, `save_autoencoder`.
+- `train_wavenet`, `train_translator`, `translate`, `morph` (of `wavenet`),
+  `reconstruct`: the NSynth WaveNet autoencoder and the Universal Music
+  Translation Network (`jaxmusic.synthesis.wavenet`), cached generation;
+  `load_wavenet`, `save_wavenet`.
 - `hybridize`: one interface to all of them (the ``jaxmusic hybridize`` command).
 
 Evaluations
@@ -53,6 +57,7 @@ from .evaluate import (
 )
 from .hybridize import METHODS, hybridize
 from .mosaic import MosaicIndices, mosaic
+from .wavenet import WaveNetModel, load_wavenet, save_wavenet, train_translator, train_wavenet, translate
 from .sinusoidal import (
     Partials,
     sinusoidal_analysis,
@@ -68,6 +73,7 @@ __all__ = [
     "Partials", "sinusoidal_analysis", "sinusoidal_synthesis", "sinusoidal_model", "sinusoidal_morph", "snr_db",
     "AutoencoderConfig", "TimbreAutoencoder", "train_autoencoder", "transfer", "morph", "reconstruct",
     "load_autoencoder", "save_autoencoder",
+    "WaveNetModel", "train_wavenet", "train_translator", "translate", "load_wavenet", "save_wavenet",
     "hybridize", "METHODS",
     "spectral_convergence", "log_spectral_distance", "reconstruction",
     "pitch_test_notes", "pitch_preservation", "pitch_test", "bandwidth", "bandwidth_comparison",

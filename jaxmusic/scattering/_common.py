@@ -21,6 +21,7 @@ __all__ = [
     "parse_stride",
     "support_blocks",
     "hermitian_spectrum",
+    "spectrum_block",
     "plan_padding",
     "border_indices",
     "reflect_pad",
@@ -87,6 +88,20 @@ def hermitian_spectrum(half: jnp.ndarray, n: int) -> jnp.ndarray:
         return half
     mirror = jnp.conj(jnp.flip(half[..., 1 : n // 2], axis=-1))
     return jnp.concatenate([half, mirror], axis=-1)
+
+
+def spectrum_block(half: jnp.ndarray, n: int, lo: int, m: int) -> jnp.ndarray:
+    """Frequencies ``lo .. lo + m - 1`` of the full spectrum of real signals of even
+    length ``n``, read from their ``rfft`` ``half`` (last axis) with static slices:
+    above ``n/2`` the spectrum is the conjugate mirror of ``half``."""
+    h = n // 2
+    if lo + m <= h + 1:
+        return half[..., lo : lo + m]
+    if lo >= h:  # X[i] = conj(half[n - i]) for i in [lo, lo + m)
+        return jnp.conj(jnp.flip(half[..., n - lo - m + 1 : n - lo + 1], axis=-1))
+    rest = lo + m - (h + 1)  # frequencies h+1 .. lo+m-1
+    mirror = jnp.conj(jnp.flip(half[..., h - rest : h], axis=-1))
+    return jnp.concatenate([half[..., lo:], mirror], axis=-1)
 
 
 def plan_padding(N_input: int, T) -> tuple[int, int, int]:

@@ -81,15 +81,15 @@ from ..filters.morlet import ALPHA, R_PSI, SIGMA0, periodize, scattering_filter_
 from ._common import (
     SUPPORT_TOL,
     border_indices,
-    hermitian_spectrum,
     log2_int,
     parse_stride,
     parse_T,
     plan_padding,
     reflect_pad,
+    spectrum_block,
     support_blocks,
 )
-from .time import _lowpass
+from .time import _lowpass, _scale
 
 __all__ = ["TimeFrequencyScattering"]
 
@@ -547,18 +547,6 @@ def _build(J, J_fr, N_input, Q, T, Q_fr, F, stride, stride_fr, fmt):
 
 
 # ------------------------------------------------------------------ array kernels
-def _take_blocks(half: jnp.ndarray, n: int, m: int, blocks) -> jnp.ndarray:
-    """Blocks ``blocks`` (length ``m``) of the full spectrum of real signals of
-    length ``n``, read from their ``rfft`` ``half``: (..., n//2+1) -> (..., c, m)."""
-    idx = np.asarray(blocks)[:, None] * m + np.arange(m)[None, :]
-    mirror = idx > n // 2
-    src = np.where(mirror, n - idx, idx)
-    g = half[..., src]
-    if mirror.any():
-        g = jnp.where(mirror, jnp.conj(g), g)
-    return g
-
-
 def _lowpass_of(u: jnp.ndarray, blocks, filt: jnp.ndarray) -> jnp.ndarray:
     """Real signals (..., M) -> low-passed and subsampled (..., m), see `time._lowpass`."""
     return _lowpass(jnp.fft.rfft(u, axis=-1), u.shape[-1], blocks, filt)
@@ -674,23 +662,27 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
     # zeroth order
     if local:
         blocks, key = lowpass[0]
-        g = _take_blocks(half0, plan.N, F[key].shape[-1], blocks)
-        y = jnp.einsum("bcm,cm->bm", g, F[key].astype(cdt))
-        m = y.shape[-1]
-        s0 = jnp.fft.irfft(y[..., : m // 2 + 1], n=m, axis=-1) if m > 1 else y.real
-        s0 = s0[..., plan.ind_start[s] : plan.ind_end[s]]
+        s0 = _lowpass(half0, plan.N, blocks, F[key])[..., plan.ind_start[s] : plan.ind_end[s]]
     else:
         s0 = jnp.sum(u0, axis=-1, keepdims=True)
 
     # first order: U1 per resolution, its spectrum, and S1 (time-averaged, at res s)
-    X = hermitian_spectrum(half0, plan.N)
     by_K = defaultdict(list)
     for fo in plan.folds1:
         m = plan.N // 2**fo.k
-        r = X.reshape(X.shape[0], plan.N // m, m)
-        blocks = np.asarray(fo.blocks)
-        g = r[:, blocks]  # (B, P, c, m)
-        y = jnp.einsum("bpcm,pcm->bpm", g, F[fo.key].astype(cdt))
+        # paths reading the same blocks share their (static) slices of the spectrum
+        same = defaultdict(list)
+        for p, b in enumerate(fo.blocks):
+            same[b].append(p)
+        parts, order = [], []
+        for b, ps in same.items():
+            f = F[fo.key][np.asarray(ps)]  # (P', c, m)
+            parts.append(sum(_scale(spectrum_block(half0, plan.N, blk * m, m)[:, None], f[:, i])
+                             for i, blk in enumerate(b)))
+            order.extend(ps)
+        y = jnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        if order != sorted(order):
+            y = y[:, np.argsort(order)]
         by_K[fo.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
     spectra, s1_parts, s1_order = {}, [], []
     for K, rows in plan.u1_rows:
@@ -717,9 +709,14 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
         m = plan.N // 2**g2.j2
         parts = []
         for fo in g2.folds:
-            half = spectra[fo.K1][:, np.asarray(fo.rows)]
-            sub = _take_blocks(half, plan.N // 2**fo.K1, m, fo.blocks)  # (B, P, c, m)
-            parts.append(jnp.einsum("bpcm,kcm->bkpm", sub, F[fo.key].astype(cdt)))
+            half = spectra[fo.K1]
+            rows = np.asarray(fo.rows)
+            if not np.array_equal(rows, np.arange(half.shape[1])):
+                half = half[:, rows]
+            n = plan.N // 2**fo.K1
+            f = F[fo.key]  # (n2s, c, m)
+            parts.append(sum(_scale(spectrum_block(half, n, b * m, m)[:, None], f[None, :, None, i])
+                             for i, b in enumerate(fo.blocks)))  # (B, n2s, P, m)
         Y2 = jnp.concatenate(parts, axis=2) if len(parts) > 1 else parts[0]
         Y2 = jnp.fft.ifft(Y2, axis=-1)  # (B, n2s, n1_max, T_j2) complex
         fr = g2.freq

@@ -6,6 +6,8 @@ arguments and calling one library function.
 - ``jaxmusic experiment NAME``: one of the seed's experiments (`jaxmusic.experiments`).
 - ``jaxmusic hybridize``: cross-synthesis of two sounds (`jaxmusic.synthesis.hybridize`).
 - ``jaxmusic train-autoencoder``: the timbre-transfer autoencoder (`jaxmusic.synthesis.autoencoder`).
+- ``jaxmusic train-wavenet``, ``train-translator``, ``translate``: WaveNet autoencoders and
+  the universal music translator (`jaxmusic.synthesis.wavenet`).
 - ``jaxmusic demo``: features of one built-in note.
 """
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .hybridize import add_hybridize_subcommand
     from .features import add_features_subcommand
     from .recognition import add_recognition_subcommand
+    from .wavenet import add_wavenet_subcommands
 
     p = argparse.ArgumentParser(prog="jaxmusic", description="Music representations and models in JAX.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -35,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_hybridize_subcommand(sub)
     add_experiment_subcommand(sub)
     add_train_autoencoder_subcommand(sub)
+    add_wavenet_subcommands(sub)
     add_demo_subcommand(sub)
     return p
 

@@ -34,6 +34,8 @@ EXPERIMENTS = {
     "inversion": ("jaxmusic.experiments.inversion", "run_inversion",
                   "a signal rebuilt from its scattering / JTFS coefficients by gradient descent"),
     "style": ("jaxmusic.experiments.style", "run_style", "style transfer through differentiable transforms"),
+    "translation": ("jaxmusic.experiments.translation", "run_translation",
+                    "WaveNet autoencoder and music translator: reconstruction, translation pitch test, morphs"),
 }
 
 

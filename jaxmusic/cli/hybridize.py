@@ -11,6 +11,8 @@ Examples
     jaxmusic hybridize --method sinusoidal --alpha 0.3 flute.wav trumpet.wav -o morph.wav
     jaxmusic hybridize --method autoencoder --model runs/ae-guitar voice.wav -o out.wav
     jaxmusic hybridize --method autoencoder voice.wav guitar.wav -o out.wav  # trains out.autoencoder/
+    jaxmusic hybridize --method wavenet --model runs/translator voice.wav -o out.wav -p to=flute
+    jaxmusic hybridize --method wavenet --model runs/translator a.wav b.wav --alpha 0.5 -o morph.wav
     jaxmusic hybridize gm8:female_singer gm8:trumpet -o out.wav              # built-in notes
 """
 
@@ -34,8 +36,9 @@ def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="envelope")
     p.add_argument("--sr", type=int, default=None,
                    help="working rate (default 22050; an autoencoder model's own; 16000 to train one)")
-    p.add_argument("--model", default=None, help="trained autoencoder folder (jaxmusic train-autoencoder)")
-    p.add_argument("--alpha", type=float, default=0.5, help="morph position for --method sinusoidal")
+    p.add_argument("--model", default=None, help="trained autoencoder folder (jaxmusic train-autoencoder), or "
+                                                 "WaveNet model folder (train-translator, train-wavenet)")
+    p.add_argument("--alpha", type=float, default=0.5, help="morph position for --method sinusoidal and wavenet")
     p.add_argument("--steps", type=int, default=1000, help="training steps when the autoencoder is trained here")
     p.add_argument("-p", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, e.g. -p n_fft=1024 -p n_coeffs=30 -p k=3")
@@ -51,10 +54,19 @@ def run_hybridize(args) -> int:
     from ..synthesis.hybridize import default_model_folder, hybridize, method_options
 
     options = method_options(args.option)
-    if args.model is not None and args.method != "autoencoder":
-        raise ParameterError(f"--model is for --method autoencoder, not {args.method}")
+    if args.model is not None and args.method not in ("autoencoder", "wavenet"):
+        raise ParameterError(f"--model is for --method autoencoder or wavenet, not {args.method}")
     model = None
-    if args.method == "autoencoder" and args.model is not None:
+    if args.method == "wavenet":
+        from ..synthesis.wavenet import load_wavenet
+
+        if args.model is None:
+            raise ParameterError("--method wavenet needs --model (a folder of jaxmusic train-translator or train-wavenet)")
+        model = load_wavenet(args.model)
+        if args.sr is not None and args.sr != model.sr:
+            raise ParameterError(f"the WaveNet model works at {model.sr} Hz, not --sr {args.sr}")
+        sr = model.sr
+    elif args.method == "autoencoder" and args.model is not None:
         from ..synthesis.autoencoder import check_config, load_autoencoder
 
         model = load_autoencoder(args.model)

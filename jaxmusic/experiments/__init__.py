@@ -21,6 +21,9 @@ built-in data.
   coefficients by gradient descent through the transform.
 - `style_transfer` (`run_style`): Gatys-style transfer by descent through
   random ConvNets or scattering statistics.
+- `run_translation`: the NSynth WaveNet autoencoder and the universal music
+  translator on two gm8 classes: loss curves, domain confusion, reconstruction,
+  the pitch test of translations, latent morphs.
 - `run_demo`: MFCC and scattering of one built-in note.
 """
 
@@ -41,6 +44,7 @@ from .recognition import NETWORKS, SEED_RESULTS, make_folds, run_recognition
 from .representations import REPRESENTATIONS, make_representation, note_features
 from .style import StyleTransfer, run_style, style_transfer
 from .timbre import run_timbre_transfer
+from .translation import run_translation
 
 __all__ = ["run_recognition", "make_folds", "NETWORKS", "SEED_RESULTS",
            "note_features", "make_representation", "REPRESENTATIONS", "run_demo",
@@ -51,4 +55,5 @@ __all__ = ["run_recognition", "make_folds", "NETWORKS", "SEED_RESULTS",
            "kmeans", "KMeansResult", "cluster_purity", "run_kmeans",
            "linearization", "Linearization", "run_linearization",
            "invert", "Inversion", "run_inversion",
-           "style_transfer", "StyleTransfer", "run_style"]
+           "style_transfer", "StyleTransfer", "run_style",
+           "run_translation"]

@@ -169,7 +169,8 @@ def mu_law_encode(x: Any, mu: int = QUANTIZATION - 1) -> jax.Array:
 
     ``librosa.mu_compress(x, mu=mu, quantize=True) + (mu + 1) // 2``: the
     companded value ``sign(x) log(1 + mu |x|) / log(1 + mu)`` in ``mu + 1``
-    equal bins."""
+    equal bins (librosa gives exactly 1.0 a class of its own, ``mu + 1``;
+    here it joins the top class)."""
     x = jnp.clip(jnp.asarray(x, jnp.float32), -1.0, 1.0)
     comp = jnp.sign(x) * jnp.log1p(mu * jnp.abs(x)) / jnp.log1p(mu)
     edges = jnp.linspace(-1.0, 1.0, mu + 1)
@@ -477,9 +478,22 @@ def _check_codes(codes, config: WaveNetConfig):
     return codes
 
 
+def _keys(key, n):
+    """One key per sequence: ``key`` split ``n`` ways, or ``key`` itself when it holds ``n`` keys."""
+    return key if key.ndim == 1 else jax.random.split(key, n)
+
+
+def _check_key(key, n):
+    if not isinstance(key, jax.Array) or not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
+            or key.shape not in ((), (n,)):
+        raise ParameterError(f"key must be a jax.random.key or {n} of them (one per sequence), got "
+                             f"{getattr(key, 'shape', type(key).__name__)} {getattr(key, 'dtype', '')}")
+    return key
+
+
 @functools.partial(jax.jit, static_argnames=("config", "temperature"))
 def _generate_jit(w, codes, key, *, config, temperature):
-    keys = jax.random.split(key, codes.shape[0])
+    keys = _keys(key, codes.shape[0])
     return jax.vmap(lambda z, k: _scan_one(w, config, z, k, temperature, None)[0])(codes, keys)
 
 
@@ -489,7 +503,10 @@ def generate(key: jax.Array, decoder: WaveNetDecoder, codes: Any, *, temperature
     Parameters
     ----------
     key : jax.Array
-        PRNG key; sample ``t`` of sequence ``b`` uses ``fold_in(split(key)[b], t)``.
+        A PRNG key (`jax.random.key`), split into one per sequence, or one
+        key per sequence, shape (batch,); sample ``t`` of a sequence draws
+        with ``fold_in(its key, t)``, so a sequence's samples do not depend on
+        the others in its batch.
     decoder : WaveNetDecoder
     codes : (batch, frames, latent) float
         Latent sequences (an encoder's output, or an interpolation of two).
@@ -507,6 +524,7 @@ def generate(key: jax.Array, decoder: WaveNetDecoder, codes: Any, *, temperature
     if not math.isfinite(temperature) or temperature < 0:
         raise ParameterError(f"temperature must be a finite number >= 0, got {temperature}")
     codes = _check_codes(codes, decoder.config)
+    key = _check_key(key, codes.shape[0])
     return _generate_jit(_arrays(decoder), codes, key, config=decoder.config, temperature=temperature)
 
 
@@ -534,7 +552,7 @@ def _naive_jit(graphdef, state, codes, key, *, config, temperature):
     n = codes.shape[1] * config.hop
     up = config.hop
     r = config.receptive_field
-    keys = jax.random.split(key, codes.shape[0])
+    keys = _keys(key, codes.shape[0])
 
     win = min(n, -(-r // up) * up + up)  # whole latent frames covering the receptive field, and one more
 
@@ -560,5 +578,6 @@ def naive_generate(key: jax.Array, decoder: WaveNetDecoder, codes: Any, *, tempe
     """`generate` without caches: every sample runs the decoder over a window of whole latent
     frames that covers its receptive field (the slow reference; same samples)."""
     codes = _check_codes(codes, decoder.config)
+    key = _check_key(key, codes.shape[0])
     graphdef, state = nnx.split(decoder)
     return _naive_jit(graphdef, state, codes, key, config=decoder.config, temperature=float(temperature))

@@ -13,6 +13,11 @@ method          what the output ``C`` takes from the source ``A`` and the target
 ``autoencoder`` ``A`` passed through the STFT-LSTM autoencoder trained on ``B``
                 (`transfer`; ``model`` a trained `TimbreAutoencoder` or its folder,
                 else one is trained on the targets); as long as ``A``.
+``wavenet``      with a WaveNet model (``model``: a `WaveNetModel` or its folder, from
+                ``jaxmusic train-translator`` or ``train-wavenet``): with a target,
+                the latent morph of ``A`` and ``B`` (`wavenet.morph`, ``alpha``);
+                without, ``A`` translated to domain ``to`` (default the last) by
+                a translator, or reconstructed by an autoencoder.
 =============== ==================================================================
 
 Every input is mixed down to mono and resampled to ``sr`` (the autoencoder's
@@ -32,7 +37,7 @@ from ._common import prepare
 
 __all__ = ["hybridize", "METHODS"]
 
-METHODS = ("envelope", "mosaic", "sinusoidal", "autoencoder")
+METHODS = ("envelope", "mosaic", "sinusoidal", "autoencoder", "wavenet")
 
 
 def _targets(targets) -> list:
@@ -61,17 +66,18 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | 
         The target sound(s): envelope donor (several are concatenated), mosaic
         corpus, morph partner (the first), or the autoencoder's training sounds.
         Ignored when an autoencoder ``model`` is given (pass ``[]``).
-    method : {'envelope', 'mosaic', 'sinusoidal', 'autoencoder'}
+    method : {'envelope', 'mosaic', 'sinusoidal', 'autoencoder', 'wavenet'}
     sr : int, optional
         Rate to work at, and of the output. Default 22050, or a given
         autoencoder's own rate, or 16000 for an autoencoder trained here.
     source_sr, target_sr : int, optional
         Rates of the inputs; default ``sr``. Inputs at another rate are resampled to ``sr``.
-    model : TimbreAutoencoder or path, optional
-        Only for ``'autoencoder'``: a trained model (its rate wins over ``sr``,
-        which must then be None or equal). Default: train one on ``targets``.
+    model : TimbreAutoencoder, WaveNetModel or path, optional
+        For ``'autoencoder'``: a trained model (its rate wins over ``sr``,
+        which must then be None or equal); default: train one on ``targets``.
+        For ``'wavenet'`` (required): a trained WaveNet autoencoder or translator.
     alpha : float
-        Morph position for ``'sinusoidal'`` (0 = source, 1 = target).
+        Morph position for ``'sinusoidal'`` and ``'wavenet'`` (0 = source, 1 = target).
     **options
         Passed to the method (``n_fft``, ``hop_length``, ``n_coeffs``, ``k``, ...);
         for an autoencoder trained here, `train_autoencoder`'s options
@@ -83,8 +89,11 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | 
         The output and its sampling rate.
     """
     method = check_choice("method", method, METHODS)
-    if model is not None and method != "autoencoder":
-        raise ParameterError(f"model= is for method='autoencoder', not {method!r}")
+    if model is not None and method not in ("autoencoder", "wavenet"):
+        raise ParameterError(f"model= is for method='autoencoder' or 'wavenet', not {method!r}")
+    if method == "wavenet":
+        return _wavenet(source, targets, sr=sr, source_sr=source_sr, target_sr=target_sr, model=model,
+                        alpha=alpha, **options)
     if method == "autoencoder":
         from .autoencoder import TimbreAutoencoder, check_config, load_autoencoder, train_autoencoder, transfer
 
@@ -125,6 +134,36 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | 
 
         out = sinusoidal_morph(src, tgt[0], alpha, sr=sr, **options)
     return np.asarray(out, np.float32), sr
+
+
+def _wavenet(source, targets, *, sr, source_sr, target_sr, model, alpha, to=None, seed=0, temperature=1.0,
+             **options):
+    from .wavenet import WaveNetModel, load_wavenet, morph, reconstruct, translate
+
+    if options:
+        raise ParameterError(f"unknown options for method 'wavenet': {sorted(options)}; use to, seed, temperature")
+    if model is None:
+        raise ParameterError("method 'wavenet' needs a trained model (model=folder of jaxmusic train-translator "
+                             "or train-wavenet)")
+    wm = model if isinstance(model, WaveNetModel) else load_wavenet(model)
+    if sr is not None and check_int("sr", sr, min=1) != wm.sr:
+        raise ParameterError(f"the WaveNet model works at {wm.sr} Hz; sr={sr} differs (pass sr=None)")
+    rate = wm.sr
+    kw = dict(seed=seed, temperature=temperature)
+    targets = [] if targets is None or (not hasattr(targets, "shape") and len(targets) == 0) else _targets(targets)
+    src_sr = source_sr if source_sr is not None else rate
+    if targets:
+        domain = None if wm.kind == "autoencoder" or to is None else to
+        out = morph(wm, prepare(source, name="source", sr=rate, orig_sr=src_sr),
+                    prepare(targets[0], name="target", sr=rate, orig_sr=target_sr if target_sr is not None else rate),
+                    alpha=alpha, domain=domain, **kw)
+    elif wm.kind == "translator":
+        out = translate(wm, source, wm.domains[-1] if to is None else to, sr=src_sr, **kw)
+    else:
+        if to is not None:
+            raise ParameterError("to= is for a translator; this WaveNet model is an autoencoder")
+        out = reconstruct(wm, source, sr=src_sr, **kw)
+    return np.asarray(out, np.float32), rate
 
 
 def method_options(args: Sequence[str]) -> dict:

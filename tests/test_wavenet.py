@@ -1,0 +1,273 @@
+"""WaveNet autoencoder and universal music translator: architecture, cached generation,
+training (alternating adversarial steps, resumption), translation, bad input."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+import pytest
+from flax import nnx
+
+import jaxmusic
+from jaxmusic import models
+from jaxmusic.models import wavenet as W
+from jaxmusic.synthesis import wavenet as WN
+
+# a configuration small enough to compile and train in seconds; two stacks so that the naive
+# reference slides its window (receptive field 33 samples < 128)
+SMALL = W.wavenet_config("tiny", encoder_layers=3, encoder_stages=3, decoder_layers=4, decoder_stages=4, hop=16,
+                         residual=16, skip=16, encoder_width=16)
+SR = SMALL.sr
+
+
+def tone(f0, seconds=0.5, sr=SR, amp=0.5):
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * f0 * t) * np.minimum(1, 20 * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def translator():
+    return WN.train_translator({"low": [tone(220)], "high": [tone(660)]}, config=SMALL, crop=256, steps=4,
+                               eval_every=2, batch_size=4, progress=False)
+
+
+# ---------------------------------------------------------------------------- architecture
+def test_mu_law_is_librosas():
+    x = np.concatenate([np.linspace(-1, 1, 2001), [0.0, -1.0, 1.0, 1e-6, -1e-6]]).astype(np.float32)
+    q = np.asarray(W.mu_law_encode(x))
+    ref = librosa.mu_compress(x, mu=255, quantize=True) + 128
+    top = x == 1.0  # librosa puts exactly 1.0 in a 257th class (128); jaxmusic keeps 256 classes
+    np.testing.assert_array_equal(q[~top], ref[~top])
+    assert (ref[top] == 256).all() and (q[top] == 255).all()
+    np.testing.assert_allclose(np.asarray(W.mu_law_decode(q)), librosa.mu_expand(q - 128, mu=255, quantize=True),
+                               atol=1e-6)
+    assert q.min() == 0 and q.max() == 255
+
+
+def test_parameter_counts_nsynth_and_tiny():
+    # NSynth's model (Engel et al. 2017, h512_bo16) built abstractly: no 250 MB allocation
+    nsynth = nnx.eval_shape(lambda: W.WaveNetAutoencoder("nsynth", rngs=nnx.Rngs(0)))
+    assert W.count_params(nsynth) == W.expected_params(W.WAVENET_PRESETS["nsynth"]) == 61_804_048
+    assert nsynth.config.receptive_field == 6141 and nsynth.config.hop == 512 and nsynth.config.latent == 16
+    tiny = W.WaveNetAutoencoder("tiny", rngs=nnx.Rngs(0))
+    assert W.count_params(tiny) == W.expected_params(W.WAVENET_PRESETS["tiny"]) == 136_904
+    tr = nnx.eval_shape(lambda: W.MusicTranslator("tiny", n_domains=3, rngs=nnx.Rngs(0)))
+    assert W.count_params(tr) == W.expected_params(W.WAVENET_PRESETS["tiny"], n_decoders=3, classifier=64, n_domains=3)
+
+
+def test_shapes_and_causality():
+    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 128)), jnp.float32)
+    assert ae.encode(x).shape == (2, 8, SMALL.latent)
+    logits = ae(x)
+    assert logits.shape == (2, 128, 256)
+    # the decoder is causal: its logits at t do not move when inputs after t change
+    q = W.mu_law_encode(x)
+    z = ae.encode(x)
+    base = ae.decoder(W.decoder_inputs(q), z)
+    q2 = q.at[:, 70:].set(0)
+    moved = ae.decoder(W.decoder_inputs(q2), z)
+    np.testing.assert_allclose(base[:, :71], moved[:, :71], atol=1e-6)
+    assert float(jnp.abs(base[:, 72:] - moved[:, 72:]).max()) > 1e-3
+
+
+# ---------------------------------------------------------------------------- cached generation
+def test_cached_logits_equal_the_full_decoder():
+    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(1))
+    x = jnp.asarray(0.4 * np.sin(np.arange(2 * 128) / 3.0).reshape(2, 128), jnp.float32)
+    q, z = W.mu_law_encode(x), ae.encode(x)
+    full = ae.decoder(W.decoder_inputs(q), z)
+    cached = W.cached_logits(ae.decoder, z, q)
+    np.testing.assert_allclose(np.asarray(cached), np.asarray(full), rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_cached_generation_equals_naive_and_vmap_equals_loop(temperature):
+    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(2))
+    z = jax.random.normal(jax.random.key(3), (2, 8, SMALL.latent))
+    key = jax.random.key(4)
+    fast = W.generate(key, ae.decoder, z, temperature=temperature)
+    slow = W.naive_generate(key, ae.decoder, z, temperature=temperature)
+    np.testing.assert_array_equal(np.asarray(fast), np.asarray(slow))
+    assert fast.shape == (2, 128) and fast.dtype == jnp.int32
+    if temperature:
+        assert len(np.unique(np.asarray(fast))) > 5  # sampled, not constant
+    keys = jax.random.split(key, 2)  # the batch's per-sequence keys: a sequence alone draws the same samples
+    for b in range(2):
+        one = W.generate(keys[b:b + 1], ae.decoder, z[b:b + 1], temperature=temperature)
+        np.testing.assert_array_equal(np.asarray(one[0]), np.asarray(fast[b]))
+
+
+def test_generation_bad_input():
+    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(0))
+    with pytest.raises(jaxmusic.ParameterError, match="codes must have shape"):
+        W.generate(jax.random.key(0), ae.decoder, jnp.zeros((1, 4, SMALL.latent + 1)))
+    with pytest.raises(jaxmusic.ParameterError, match="key must be a jax.random.key"):
+        W.generate(np.uint32([0, 1]), ae.decoder, jnp.zeros((1, 4, SMALL.latent)))
+    with pytest.raises(jaxmusic.ParameterError, match="temperature"):
+        W.generate(jax.random.key(0), ae.decoder, jnp.zeros((1, 4, SMALL.latent)), temperature=-1)
+    with pytest.raises(jaxmusic.ParameterError, match="100 samples.*multiple of its hop"):
+        ae.encode(jnp.zeros((1, 100)))
+    with pytest.raises(jaxmusic.ParameterError, match="unknown WaveNet preset 'huge'"):
+        W.WaveNetAutoencoder("huge", rngs=nnx.Rngs(0))
+    with pytest.raises(jaxmusic.ParameterError, match="n_domains"):
+        W.MusicTranslator(SMALL, n_domains=1, rngs=nnx.Rngs(0))
+
+
+# ---------------------------------------------------------------------------- augmentation
+def test_pitch_augment_shifts_one_segment_only():
+    x = jnp.asarray(np.tile(tone(200, seconds=0.25), (4, 1)))
+    same = WN.pitch_augment(jax.random.key(0), x, max_semitones=0.0)
+    np.testing.assert_allclose(np.asarray(same), np.asarray(x), atol=1e-6)
+    y = np.asarray(WN.pitch_augment(jax.random.key(1), x))
+    changed = np.abs(y - np.asarray(x)) > 1e-6
+    for row in changed:
+        idx = np.flatnonzero(row)
+        assert 0 < idx.size <= 0.5 * x.shape[1] + 1  # one segment, at most half the crop
+        assert idx[-1] - idx[0] < 0.5 * x.shape[1] + 1
+    assert changed.any(axis=1).all()
+
+
+# ---------------------------------------------------------------------------- training
+def test_translator_step_alternates_and_touches_the_batch_domain_only():
+    from jaxmusic.train.mesh import make_mesh, replicate
+    from jaxmusic.train.step import zero_sums
+
+    mesh = make_mesh()
+    model = W.MusicTranslator(SMALL, n_domains=2, rngs=nnx.Rngs(0))
+    steps = WN._translator_steps(model, learning_rate=1e-2, lambda_=1e-2, augment=True, seed=0, mesh=mesh)
+    state = steps.init()
+    batch = {"x": np.stack([tone(220)[:256], tone(330)[:256]]), "y": np.zeros(2, np.int32), "mask": np.ones(2, bool)}
+    new, sums = steps.train(state, batch, replicate(zero_sums(False), mesh), steps.consts)
+    before, after = nnx.State(state.params), nnx.State(new.params)
+
+    def moved(path):
+        a = jax.tree.leaves(jax.tree_util.tree_map(lambda v: v, before[path]))
+        b = jax.tree.leaves(jax.tree_util.tree_map(lambda v: v, after[path]))
+        return max(float(jnp.abs(p - q).max()) for p, q in zip(a, b))
+
+    assert moved("encoder") > 0 and moved("classifier") > 0
+    assert moved("decoders")  # decoder 0 trained ...
+    d1 = [float(jnp.abs(p - q).max()) for p, q in zip(jax.tree.leaves(before["decoders"][1]),
+                                                       jax.tree.leaves(after["decoders"][1]))]
+    assert max(d1) == 0.0  # ... decoder 1 untouched by a domain-0 batch
+    assert float(sums["count"]) == 2 and np.isfinite(float(sums["loss"]))
+
+
+def test_autoencoder_learns_and_saves(tmp_path):
+    wm = WN.train_wavenet([tone(220), tone(330)], config=SMALL, crop=256, steps=30, eval_every=10, batch_size=4,
+                          learning_rate=3e-3, out=tmp_path / "ae", progress=False)
+    hist = json.loads((tmp_path / "ae" / "metrics.json").read_text())["history"]
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"] < np.log(256) + 0.5
+    assert (tmp_path / "ae" / "curves.png").stat().st_size > 1000
+    back = WN.load_wavenet(tmp_path / "ae", kind="autoencoder")
+    y = tone(220)
+    np.testing.assert_array_equal(WN.reconstruct(back, y), WN.reconstruct(wm, y))
+    assert WN.reconstruct(wm, y).shape == y.shape
+    m = WN.morph(wm, y, tone(330, seconds=0.3), alpha=0.5)
+    assert m.shape == (int(0.3 * SR),) and np.isfinite(m).all()
+    # another configuration in the same folder: refused, naming the field
+    with pytest.raises(jaxmusic.train.CheckpointError, match="residual=16 there, 32 here"):
+        WN.train_wavenet([tone(220)], config=W.wavenet_config("tiny", **{**SMALL.to_json(), "residual": 32}),
+                         crop=256, steps=2, out=tmp_path / "ae", progress=False)
+    with pytest.raises(jaxmusic.ParameterError, match="another configuration than preset 'nsynth'.*sr=8000"):
+        WN.load_wavenet(tmp_path / "ae", preset="nsynth")
+    with pytest.raises(jaxmusic.ParameterError, match="holds a autoencoder, not a translator|holds an? autoencoder"):
+        WN.load_wavenet(tmp_path / "ae", kind="translator")
+    with pytest.raises(jaxmusic.ParameterError, match="translate needs a translator"):
+        WN.translate(wm, y, 0)
+
+
+def test_translator_translates_and_refuses_bad_domains(translator, tmp_path):
+    y = tone(220, seconds=0.3)
+    out = WN.translate(translator, y, "high")
+    assert out.shape == y.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_array_equal(out, WN.translate(translator, y, 1))
+    # audio at another rate is resampled to the model's: same length in time
+    y16 = librosa.resample(y, orig_sr=SR, target_sr=16000)
+    assert WN.translate(translator, y16, 1, sr=16000).shape == (len(y),)
+    with pytest.raises(jaxmusic.ParameterError, match=r"domain must be an integer in \[0, 2\).*got 2"):
+        WN.translate(translator, y, 2)
+    with pytest.raises(jaxmusic.ParameterError, match="unknown domain 'mid'.*low, high"):
+        WN.translate(translator, y, "mid")
+    with pytest.raises(jaxmusic.AudioError):
+        WN.translate(translator, np.full(400, np.nan, np.float32), 1)
+    with pytest.raises(jaxmusic.ParameterError, match="peaks at 1.5"):
+        WN.translate(translator, 3 * y, 1)
+    with pytest.raises(jaxmusic.ParameterError, match="at least two domains"):
+        WN.train_translator({"one": [y]}, config=SMALL, crop=256, steps=1)
+    with pytest.raises(jaxmusic.ParameterError, match="multiple of the model's hop"):
+        WN.train_translator({"a": [y], "b": [y]}, config=SMALL, crop=250, steps=1)
+    with pytest.raises(jaxmusic.ParameterError, match="domain 'b' is silent"):
+        WN.train_translator({"a": [y], "b": [0 * y]}, config=SMALL, crop=256, steps=1)
+    assert set(translator.info) >= {"val_domain_accuracy", "steps_taken"} and translator.info["steps_taken"] == 4
+
+
+def test_cli_translate_and_hybridize_with_a_saved_translator(translator, tmp_path):
+    from jaxmusic.cli import main
+
+    folder = WN.save_wavenet(translator, tmp_path / "tr")
+    src = tmp_path / "in.wav"
+    jaxmusic.audio.save(src, tone(220, seconds=0.3, sr=16000), 16000)
+    assert main(["translate", "--model", str(folder), "--to", "high", str(src), "-o", str(tmp_path / "o.wav")]) == 0
+    y, sr = jaxmusic.audio.load(tmp_path / "o.wav", sr=None)
+    assert sr == SR and len(y) == int(0.3 * SR) and (tmp_path / "o.png").is_file()
+    assert main(["hybridize", "--method", "wavenet", "--model", str(folder), str(src), "-o", str(tmp_path / "h.wav"),
+                 "-p", "to=low"]) == 0
+    assert main(["hybridize", "--method", "wavenet", "--model", str(folder), str(src), str(src),
+                 "-o", str(tmp_path / "m.wav"), "--alpha", "0.3"]) == 0
+    assert main(["translate", "--model", str(folder), "--to", "7", str(src), "-o", str(tmp_path / "x.wav")]) == 2
+    assert main(["translate", "--model", str(tmp_path), str(src), "-o", str(tmp_path / "x.wav")]) == 2
+
+
+# ---------------------------------------------------------------------------- a killed training resumes
+def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
+    src = tmp_path / "a.wav"
+    jaxmusic.audio.save(src, tone(220, seconds=1.0), SR)
+    over = [f"--config={k}={v}" for k, v in SMALL.to_json().items()]
+    args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "60", "--eval-every", "5", "--quiet"]
+    cmd = [sys.executable, "-m", "jaxmusic.cli", "train-wavenet", str(src), *args]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        steps = [int(p.name) for p in (killed / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
+        if steps and max(steps) >= 10:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the training finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model").exists()
+    done = subprocess.run(cmd + ["--out", str(killed)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((killed / "wavenet.json").read_text())["info"]
+    assert info["resumed_from"] and info["resumed_from"] >= 10 and info["steps_taken"] == 60
+    y, _ = jaxmusic.audio.load(src, sr=SR)
+    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=60, eval_every=5, progress=False)
+    got = jax.tree.leaves(nnx.state(WN.load_wavenet(killed).model, nnx.Param))
+    want = jax.tree.leaves(nnx.state(whole.model, nnx.Param))
+    for p, q in zip(got, want):
+        np.testing.assert_allclose(np.asarray(p), np.asarray(q), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- the experiment
+def test_translation_experiment_quick(tmp_path):
+    from jaxmusic.experiments import run_translation
+
+    r = run_translation(tmp_path, quick=True, steps=10, n_notes=2, config=SMALL, progress=False)
+    assert set(r["pitch_test"]) == {"identity, trumpet", "translation trumpet -> flute", "identity, flute",
+                                    "translation flute -> trumpet"}
+    assert r["pitch_test"]["identity, trumpet"]["lost_share"] <= 0.5
+    assert all(np.isfinite(v["spectral_convergence"]) for v in r["reconstruction"].values())
+    assert 0 <= r["training"]["translator"]["val_domain_accuracy"] <= 100
+    for f in ("training.png", "pitch_test.png", "morph.png", "spectrograms-trumpet.png", "results.md"):
+        assert (tmp_path / f).stat().st_size > 500
+    with pytest.raises(jaxmusic.ParameterError, match="two or more distinct gm8 classes"):
+        run_translation(tmp_path, domains=["trumpet"], config=SMALL)

@@ -134,6 +134,12 @@ class _Freq:
     unpadding and row selection. ``out`` lists, per filter in output order,
     ``(n_fr, n_rows, n1_stride)``. The first ``n_pair`` rows of ``W`` also serve
     their spin -1 twins (through ``conj(W)``); see `_freq_group` for ``A``'s columns.
+
+    ``A``'s rows are stored filter by filter in the order of ``W``'s rows (a filter's
+    outputs, then its twin's), so that a tile of rows of ``W`` feeds a contiguous
+    window of them; ``unperm`` restores the output order and ``segments`` lists
+    ``(row0, row1, out0, out1)``: rows of ``W`` and the rows of ``A`` they feed.
+    The first ``n_out_pair`` rows of ``A`` are fed by the paired rows.
     """
 
     n1_max: int
@@ -141,6 +147,9 @@ class _Freq:
     a_key: str
     out: tuple[tuple[int, int, int], ...]
     n_pair: int
+    n_out_pair: int
+    unperm: tuple[int, ...]
+    segments: tuple[tuple[int, int, int, int], ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,7 +280,13 @@ def _freq_stage(
     for i in order:
         W = items[i][2]
         peak = np.abs(W).max(axis=1)
-        kept = np.nonzero(peak > SUPPORT_TOL * peak.max())[0]
+        # a row is kept when it weighs, through A, at least SUPPORT_TOL of the heaviest
+        # row in some output row (of this filter or of its mirror twin)
+        keep = np.zeros(len(peak), bool)
+        for j in [i] + [j for j, t in mirror_of.items() if t == i]:
+            w = np.abs(items[j][3]) * peak[None, :]  # (outputs, rows)
+            keep |= (w > SUPPORT_TOL * w.max(axis=1, keepdims=True)).any(axis=0)
+        kept = np.nonzero(keep)[0]
         offsets[i] = (R, kept)
         rows.append(W[kept])
         R += len(kept)
@@ -279,7 +294,7 @@ def _freq_stage(
     W_u = np.concatenate(rows, axis=0)
     # columns of A: direct moduli of the paired rows, their mirror moduli, then the others
     A_all = np.zeros((sum(it[3].shape[0] for it in items), R + n_pair))
-    out, r0 = [], 0
+    out, r0, first = [], 0, {}
     for i, (n_fr, psi, W, A, stride) in enumerate(items):
         c0, kept = offsets[mirror_of.get(i, i)]
         if i in mirror_of:
@@ -288,10 +303,23 @@ def _freq_stage(
             c0 += n_pair
         A_all[r0 : r0 + A.shape[0], c0 + np.arange(len(kept))] = A[:, kept]
         out.append((n_fr, A.shape[0], stride))
+        first[i] = r0
         r0 += A.shape[0]
+    # rows of A in the order of W's rows: each filter's outputs, then its twin's
+    perm, segments = [], []
+    for i in order:
+        R0, kept = offsets[i]
+        o0 = len(perm)
+        for j in [i] + [j for j, t in mirror_of.items() if t == i]:
+            perm.extend(range(first[j], first[j] + items[j][3].shape[0]))
+        segments.append((R0, R0 + len(kept), o0, len(perm)))
+    n_out_pair = sum(items[j][3].shape[0] for j in range(len(items)) if j in paired or j in mirror_of)
+    assert sorted(perm) == list(range(A_all.shape[0]))
     leaves[f"W_{name}"] = W_u
-    leaves[f"A_{name}"] = A_all
-    return _Freq(n1_max, f"W_{name}", f"A_{name}", tuple(out), n_pair)
+    leaves[f"A_{name}"] = A_all[perm]
+    unperm = tuple(int(k) for k in np.argsort(perm))
+    return _Freq(n1_max, f"W_{name}", f"A_{name}", tuple(out), n_pair, n_out_pair, unperm,
+                 tuple(segments))
 
 
 def _nice_size(n: int) -> int:
@@ -563,79 +591,141 @@ def _tile_rows(backend: str) -> int:
     return 8 << 20 if backend == "cpu" else 1 << 30
 
 
-def _freq_tiles(Yt, lead: int, T: int, complex_in: bool, W, A, mirror: bool, post, tile_bytes: int):
-    """Tiled ``A @ post(|W @ Y|)`` (and mirror moduli ``|conj(W) @ Y|``), see `_freq_group`.
-    Yt : (P, lead*T) or (P, lead*2T) with real and imaginary parts side by side."""
-    R, P = W.shape
-    rdt = Yt.dtype
-    ncol = 2 if mirror else 1
-    per_row = 32 * T * lead * ncol
-    rb = int(min(R, max(8, tile_bytes // max(per_row, 1))))
-    nb = -(-R // rb)
-    Rp = nb * rb
-    Wr = jnp.pad(W.real.astype(rdt), ((0, Rp - R), (0, 0)))
-    Wi = jnp.pad(W.imag.astype(rdt), ((0, Rp - R), (0, 0)))
-    Ws = jnp.concatenate([Wr.reshape(nb, rb, P), Wi.reshape(nb, rb, P)], axis=1)  # (nb, 2rb, P)
-    R_out = A.shape[0]
-    A = A.astype(rdt).reshape(R_out, ncol, R)
-    A = jnp.pad(A, ((0, 0), (0, 0), (0, Rp - R))).reshape(R_out, ncol, nb, rb)
-    At = jnp.moveaxis(A, 2, 0).reshape(nb, R_out, ncol * rb)  # (nb, R_out, ncol*rb)
+def _chunk_rows(sizes, cap: int) -> int:
+    """Rows per chunk of the frequential stage: each filter's rows are cut into
+    chunks of equal (padded) size, chosen to waste few padded rows and few chunks."""
+    best = None
+    for rb in range(1, max(1, min(cap, max(sizes))) + 1):
+        n = sum(-(-k // rb) for k in sizes)
+        cost = n * rb + 4 * n
+        if best is None or cost < best[0]:
+            best = (cost, rb)
+    return best[1]
 
-    def tile(ws, a):
-        Z = (ws @ Yt).reshape(2 * rb, lead, -1)
+
+def _time_blocks(T: int, max_len: int) -> int:
+    """Fewest blocks of equal length (dividing ``T``) of at most ``max_len`` samples."""
+    for nt in range(1, T + 1):
+        if T % nt == 0 and T // nt <= max_len:
+            return nt
+    return T
+
+
+def _freq_pass(Yb, lead: int, Tb: int, complex_in: bool, W, A, mirror: bool, segments, rb: int):
+    """``A @ |W @ Y|`` (with mirror moduli ``|conj(W) @ Y|``) of one pass, see `_freq_group`.
+
+    Yb : (nt, P, lead*2*Tb) (real and imaginary parts) or (nt, P, lead*Tb), time
+    blocks of the rows. Each filter's rows (``segments``: W rows ``r0:r1`` feed A rows
+    ``o0:o1``) are cut into chunks of ``rb`` rows; one step of the loop forms one
+    chunk's products and moduli on one time block and contracts them with the
+    filter's few rows of ``A`` (which is block-diagonal by filter). Time blocks are
+    the outer loop, so a block of ``Y`` stays in cache while every chunk reads it.
+    Returns (R_out, lead, nt*Tb) at full time resolution.
+    """
+    nt, P = Yb.shape[:2]
+    R = W.shape[0]
+    R_out = A.shape[0]
+    ncol = 2 if mirror else 1
+    rdt = Yb.dtype
+    segs = [sg for sg in segments if sg[1] > sg[0]]
+    n_o = max(o1 - o0 for _, _, o0, o1 in segs)
+    rows, outs, seg_of = [], [], []
+    for k, (r0, r1, o0, o1) in enumerate(segs):
+        for a in range(r0, r1, rb):
+            rows.append([r if r < r1 else R for r in range(a, a + rb)])  # R: a zero row
+            outs.append([o if o < o1 else R_out for o in range(o0, o0 + n_o)])
+            seg_of.append(k)
+    rows, outs = np.asarray(rows), np.asarray(outs)
+    n_c = len(rows)
+    Wp = jnp.concatenate([W, jnp.zeros((1, P), W.dtype)])[rows]  # (n_c, rb, P)
+    Ws = jnp.concatenate([Wp.real, Wp.imag], axis=1).astype(rdt)  # (n_c, 2rb, P)
+    cols = np.concatenate([rows + c * R for c in range(ncol)], axis=1)
+    cols = np.where(np.concatenate([rows] * ncol, axis=1) == R, ncol * R, cols)
+    Ap = jnp.pad(A.astype(rdt), ((0, 1), (0, 1)))
+    As = Ap[outs[:, :, None], cols[:, None, :]]  # (n_c, n_o, ncol*rb)
+
+    def step(_, tc):
+        t, c = tc // n_c, tc % n_c
+        y = jax.lax.dynamic_index_in_dim(Yb, t, keepdims=False)
+        ws = jax.lax.dynamic_index_in_dim(Ws, c, keepdims=False)
+        a = jax.lax.dynamic_index_in_dim(As, c, keepdims=False)
         if complex_in:
-            p1, p3 = Z[:rb, :, :T], Z[:rb, :, T:]  # Wr Yr, Wr Yi
-            p4, p2 = Z[rb:, :, :T], Z[rb:, :, T:]  # Wi Yr, Wi Yi
-            mod = _cabs(p1 - p2, p3 + p4)
+            Z = (ws @ y).reshape(2, rb, lead, 2, Tb)
+            p1, p3, p4, p2 = Z[0, :, :, 0], Z[0, :, :, 1], Z[1, :, :, 0], Z[1, :, :, 1]
+            mod = _cabs(p1 - p2, p3 + p4)  # Wr Yr - Wi Yi, Wr Yi + Wi Yr
             if mirror:
                 mod = jnp.concatenate([mod, _cabs(p1 + p2, p3 - p4)], axis=0)
         else:
-            mod = _cabs(Z[:rb], Z[rb:])
-        v = post(mod)  # (ncol*rb, lead, T')
-        return (a @ v.reshape(v.shape[0], -1)).reshape(R_out, lead, v.shape[-1])
+            Z = (ws @ y).reshape(2, rb, lead, Tb)
+            mod = _cabs(Z[0], Z[1])
+        return None, (a @ mod.reshape(ncol * rb, -1)).reshape(n_o, lead, Tb)
 
-    if nb == 1:
-        return tile(Ws[0], At[0])
-    n_t = jax.eval_shape(post, jax.ShapeDtypeStruct((1, lead, T), rdt)).shape[-1]
+    if nt * n_c == 1:
+        ys = step(None, jnp.int32(0))[1][None]
+    else:
+        _, ys = jax.lax.scan(step, None, jnp.arange(nt * n_c, dtype=jnp.int32))
+    ys = ys.reshape(nt, n_c, n_o, lead, Tb)
+    ys = jnp.moveaxis(ys, 0, 3).reshape(n_c, n_o * lead * nt * Tb)
+    # sum the chunks of each filter, then keep each filter's own output rows
+    onehot = np.zeros((len(segs), n_c))
+    onehot[np.asarray(seg_of), np.arange(n_c)] = 1
+    ys = (jnp.asarray(onehot, rdt) @ ys).reshape(len(segs) * n_o, lead, nt * Tb)
+    where = np.full(R_out, len(segs) * n_o)  # outputs fed by no row stay zero
+    for k, (_, _, o0, o1) in enumerate(segs):
+        where[o0:o1] = k * n_o + np.arange(o1 - o0)
+    ys = jnp.concatenate([ys, jnp.zeros((1,) + ys.shape[1:], rdt)])
+    return ys[where]
 
-    def body(acc, xs):
-        return acc + tile(*xs), None
 
-    out, _ = jax.lax.scan(body, jnp.zeros((R_out, lead, n_t), rdt), (Ws, At))
-    return out
-
-
-def _freq_group(Y, W, A, n_pair: int, post, tile_bytes: int):
-    """Frequential wavelet transform, modulus, time averaging and frequential
-    averaging of one group of paths.
+def _freq_group(Y, W, A, fr: _Freq, post, tile_bytes: int):
+    """Frequential wavelet transform, modulus, frequential and time averaging of
+    one group of paths.
 
     Y : (..., P, T) real or complex, the ``P`` first-order rows of the group.
-    W : (R, P) complex; the moduli of ``W @ Y`` -- and for the first ``n_pair``
-        rows also of ``conj(W) @ Y`` (their spin -1 twins) -- go through ``post``
-        ((rows, ..., T) -> (rows, ..., T')); then ``A`` (R_out, R + n_pair), whose
-        columns are [direct moduli of the paired rows, their mirror moduli, the
-        other rows], maps them to the output rows.
-    Returns (..., R_out, T').
+    W : (R, P) complex; the moduli of ``W @ Y`` -- and for the first ``fr.n_pair``
+        rows also of ``conj(W) @ Y`` (their spin -1 twins) -- are mapped by ``A``
+        (R_out, R + n_pair), whose columns are [direct moduli of the paired rows,
+        their mirror moduli, the other rows], to the output rows; ``post``
+        ((rows, ..., T) -> (rows, ..., T'), linear: time averaging) follows.
+    Returns (..., R_out, T') in the order of ``fr.out``.
 
-    On CPU this stage is bound by memory traffic: it runs in tiles of rows whose
-    products, moduli and spectra stay in cache, and every matrix product is a
-    plain 2-d GEMM (rows first, so XLA inserts no transposes).
+    ``A`` acts along rows and ``post`` along time, so they commute: time-averaging
+    the few output rows instead of every modulus (e.g. 18 rows instead of 530) is
+    what makes this stage cheap. It is bound by memory traffic on CPU, so it runs
+    in tiles (time blocks x chunks of rows) whose products and moduli stay in cache
+    (``tile_bytes``), and every matrix product is a plain 2-d GEMM.
     """
     R, P = W.shape
+    n_pair, q = fr.n_pair, fr.n_out_pair
     T = Y.shape[-1]
     lead_shape = Y.shape[:-2]
     lead = int(np.prod(lead_shape, dtype=np.int64))
-    Yt = jnp.moveaxis(Y.reshape((lead,) + Y.shape[-2:]), 1, 0)  # (P, lead, T)
     complex_in = jnp.iscomplexobj(Y)
-    if complex_in:
-        Yt = jnp.concatenate([Yt.real, Yt.imag], axis=-1)  # (P, lead, 2T)
-    Yt = Yt.reshape(P, -1)
-    out = None
+    passes = []
     if n_pair:
-        out = _freq_tiles(Yt, lead, T, complex_in, W[:n_pair], A[:, : 2 * n_pair], True, post, tile_bytes)
+        seg = [(r0, r1, o0, o1) for r0, r1, o0, o1 in fr.segments if r1 <= n_pair]
+        passes.append((W[:n_pair], A[:q, : 2 * n_pair], True, seg))
     if R > n_pair:
-        o = _freq_tiles(Yt, lead, T, complex_in, W[n_pair:], A[:, 2 * n_pair :], False, post, tile_bytes)
-        out = o if out is None else out + o
+        seg = [(r0 - n_pair, r1 - n_pair, o0 - q, o1 - q) for r0, r1, o0, o1 in fr.segments
+               if r0 >= n_pair]
+        passes.append((W[n_pair:], A[q:, 2 * n_pair :], False, seg))
+    # bytes per time sample and row of a chunk: products (2 x complex) and moduli
+    per = lambda mirror: 4 * lead * ((8 if complex_in else 2) + (2 if mirror else 1))  # noqa: E731
+    cap = max(1, tile_bytes // (per(True) * min(T, 256)))
+    rbs = [_chunk_rows([r1 - r0 for r0, r1, _, _ in seg if r1 > r0], cap) for *_, seg in passes]
+    max_len = min(tile_bytes // (per(m) * rb) for rb, (_, _, m, _) in zip(rbs, passes))
+    nt = _time_blocks(T, max(1, max_len))
+    Tb = T // nt
+    Yb = Y.reshape(lead, P, nt, Tb)
+    if complex_in:
+        Yb = jnp.stack([Yb.real, Yb.imag], axis=3)  # (lead, P, nt, 2, Tb)
+        Yb = jnp.moveaxis(Yb, (2, 1), (0, 1)).reshape(nt, P, lead * 2 * Tb)
+    else:
+        Yb = jnp.moveaxis(Yb, (2, 1), (0, 1)).reshape(nt, P, lead * Tb)
+    parts = [_freq_pass(Yb, lead, Tb, complex_in, Wp, Ap, m, seg, rb)
+             for rb, (Wp, Ap, m, seg) in zip(rbs, passes)]
+    out = jnp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    out = post(out)[np.asarray(fr.unperm)]  # (R_out, lead, T')
     return jnp.moveaxis(out, 0, 1).reshape(lead_shape + (A.shape[0], out.shape[-1]))
 
 
@@ -701,7 +791,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
     tile_bytes = _tile_rows(jax.default_backend())
     sum_t = (lambda v: v) if local else (lambda v: jnp.sum(v, axis=-1, keepdims=True))
     f1 = plan.freq1
-    O1 = _freq_group(S1, F[f1.w_key], F[f1.a_key], f1.n_pair, sum_t, tile_bytes)
+    O1 = _freq_group(S1, F[f1.w_key], F[f1.a_key], f1, sum_t, tile_bytes)
 
     # second order, one group per j2
     O2 = []
@@ -729,7 +819,7 @@ def _transform(plan: _Plan, filt: dict, x: jnp.ndarray) -> jnp.ndarray:
             def post(v, blocks=blocks, key=key, k0=k0, k1=k1):
                 return _lowpass_of(v, blocks, F[key])[..., k0:k1]
 
-        O2.append(_freq_group(Y2, F[fr.w_key], F[fr.a_key], fr.n_pair, post, tile_bytes))
+        O2.append(_freq_group(Y2, F[fr.w_key], F[fr.a_key], fr, post, tile_bytes))
 
     B = x.shape[0]
     if plan.format == "time":

@@ -282,3 +282,21 @@ def test_batches_in_chains_equal_one_batch():
     np.testing.assert_allclose(y, np.stack([S(xi[None])[0] for xi in x[:5]] + list(y[5:])),
                                rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(y[-3:], jnp.stack([S(xi) for xi in x[-3:]]), rtol=1e-5, atol=1e-7)
+
+
+def test_program_does_not_grow_with_the_batch(small):
+    # on CPU a batch goes through lax.map in chains of CPU_CHAIN signals: the program
+    # has the same operations at any batch (only sizes and the trip count differ),
+    # and an eager call with new values of the same shape reuses the compiled one
+    from jaxmusic.scattering.time import _apply_jit
+
+    S, _ = small
+    lines = [len(_apply_jit.lower(S, jnp.zeros((B, 1024), jnp.float32)).as_text().splitlines())
+             for B in (3, 41)]
+    assert lines[0] == lines[1]
+    x = jnp.ones((3, 1024), jnp.float32)  # the fixture's shape: compiled once per session
+    S(x)
+    n = _apply_jit._cache_size()
+    S(x + 1)
+    Scattering1D(J=5, shape=1024, Q=(4, 2))(x * 2)
+    assert _apply_jit._cache_size() == n

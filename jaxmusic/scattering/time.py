@@ -19,8 +19,8 @@ How it is computed (what makes it fast while matching kymatio):
   gathered into one array and go through one batched FFT.
 * Every modulus is real, so its spectrum is a real FFT; low-pass outputs are
   real inverse FFTs.
-* On CPU a batch runs as independent chains of a few signals (`in_chains`), which
-  XLA executes concurrently, one FFT per thread, with working sets that fit in cache.
+* On CPU a batch runs in chains of a few signals (`in_chains`) stepped through by
+  ``lax.map``: small working sets, and one compiled step whatever the batch size.
 
 The only departure from kymatio's arithmetic is the neglected filter tail
 (relative magnitude below ``SUPPORT_TOL = 1e-10``), far below float32 precision.
@@ -349,17 +349,23 @@ class Scattering1D:
         return jnp.reshape(out, batch + out.shape[1:])
 
 
-#: On CPU, signals per independent chain of operations and chains per step (see `in_chains`).
-CPU_CHAIN, CPU_LANES = 2, 16
+#: The CPU switch (see `in_chains`): signals per chain of operations, and chains traced
+#: side by side in one step. Each lane is one more copy of the whole program, so compile
+#: time grows with CPU_LANES; on the shared 2-core CPU 16 lanes compiled 3-4x longer than
+#: one (J=8, Q=(12,1), 2**16 samples: ~20 s vs ~6 s) for no measurable speed-up (one
+#: lane was as fast or faster, 2.4-2.6 vs 2.5-3.0 CPU-s per batch of 32), so one lane.
+CPU_CHAIN, CPU_LANES = 2, 1
 
 
 def in_chains(f, x: jnp.ndarray) -> jnp.ndarray:
-    """``f(x)`` for a batch ``x`` (B, ...), computed in independent chains on CPU.
+    """``f(x)`` for a batch ``x`` (B, ...), computed in fixed chunks on CPU.
 
-    XLA's CPU runtime runs independent operations concurrently but each FFT on one
-    thread, and small working sets stay in cache: so on CPU the batch is cut into
-    chains of `CPU_CHAIN` signals, `CPU_LANES` chains traced side by side, and
-    ``lax.map`` steps over larger batches. Elsewhere ``f`` sees the whole batch.
+    On CPU the batch is cut into chains of `CPU_CHAIN` signals (small working sets),
+    `CPU_LANES` of them traced side by side (XLA's CPU runtime may run them
+    concurrently), and ``lax.map`` steps over the rest, the batch padded to whole
+    steps: the program compiled is that of one step whatever the batch, and it stays
+    a pure function (``jit``, ``vmap`` and ``grad`` go through ``lax.map``).
+    Elsewhere ``f`` sees the whole batch.
     """
     B = x.shape[0]
     if jax.default_backend() != "cpu" or B <= CPU_CHAIN:
@@ -367,6 +373,8 @@ def in_chains(f, x: jnp.ndarray) -> jnp.ndarray:
     step = CPU_CHAIN * CPU_LANES
     if B <= step:
         cuts = list(range(0, B, CPU_CHAIN))
+        if len(cuts) == 1:
+            return f(x)
         return jnp.concatenate([f(x[i : i + CPU_CHAIN]) for i in cuts], axis=0)
     n_steps = -(-B // step)
     xp = jnp.concatenate([x, jnp.zeros((n_steps * step - B,) + x.shape[1:], x.dtype)])

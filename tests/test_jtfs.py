@@ -118,6 +118,17 @@ def test_jit_equals_eager_and_does_not_recompile(fmt):
     assert y_jit.shape == (2,) + S.output_shape() and y_jit.dtype == jnp.float32
 
 
+def test_program_does_not_grow_with_the_batch():
+    # a batch beyond chunk_size goes through lax.map in equal, zero-padded chunks:
+    # one program (no separate tail), the same operations at any batch
+    from jaxmusic.scattering.jtfs import _apply
+
+    S = TimeFrequencyScattering(**SMALL, chunk_size=2)
+    lines = [len(_apply.lower(S._plan, 2, S.filters, jnp.zeros((B, 300), jnp.float32))
+                 .as_text().splitlines()) for B in (3, 9)]
+    assert lines[0] == lines[1]
+
+
 def test_vmap_and_chunks_equal_loop():
     S = TimeFrequencyScattering(**SMALL)
     xs = jnp.asarray(np.random.default_rng(2).standard_normal((5, 300)), jnp.float32)

@@ -873,8 +873,9 @@ class TimeFrequencyScattering:
         ``(..., n_paths, n_freq, n_frames)``; ``n_freq`` covers the zero-padded
         frequency axis, as in kymatio.
     chunk_size : int or None
-        Signals processed at once inside a call (the rest of a batch goes
-        through ``jax.lax.map``); ``None`` picks it from the size of the
+        Most signals processed at once inside a call: a larger batch goes
+        through ``jax.lax.map`` in equal chunks (zero-padded), so one program is
+        compiled whatever the batch; ``None`` picks it from the size of the
         intermediates (about 512 MiB of them on CPU, 4 GiB on accelerators).
 
     Call
@@ -1044,10 +1045,9 @@ def _apply(plan: _Plan, chunk: int, filt: dict, xb: jnp.ndarray) -> jnp.ndarray:
     B = xb.shape[0]
     if B <= chunk:
         return _transform(plan, filt, xb)
-    n_full = B // chunk
-    head = xb[: n_full * chunk].reshape(n_full, chunk, xb.shape[-1])
-    out = jax.lax.map(lambda c: _transform(plan, filt, c), head)
-    out = out.reshape((n_full * chunk,) + out.shape[2:])
-    if B % chunk:
-        out = jnp.concatenate([out, _transform(plan, filt, xb[n_full * chunk :])], axis=0)
-    return out
+    # equal chunks, the batch padded with zeros to whole chunks: one program to compile
+    n = -(-B // chunk)
+    chunk = -(-B // n)
+    xp = jnp.pad(xb, ((0, n * chunk - B), (0, 0)))
+    out = jax.lax.map(lambda c: _transform(plan, filt, c), xp.reshape(n, chunk, xb.shape[-1]))
+    return out.reshape((n * chunk,) + out.shape[2:])[:B]

@@ -87,3 +87,48 @@ def best_of(f, repeats):
         out = jax.block_until_ready(f())
         times.append(time.perf_counter() - t0)
     return first, min(times), out
+
+
+COMPILE_RUNNER = """
+import json, resource, sys, time
+{prelude}
+import jax, jax.numpy as jnp, numpy as np
+{setup}
+x = jnp.asarray(np.random.default_rng(0).standard_normal(({batch}, {n})).astype(np.float32))
+f = jax.jit(lambda x: {call})
+t0 = time.perf_counter(); g = f.lower(x).compile(); compile_s = time.perf_counter() - t0
+t0 = time.perf_counter(); g(x).block_until_ready(); first_run_s = time.perf_counter() - t0
+times = []
+for _ in range({repeats}):
+    t0 = time.perf_counter(); f(x).block_until_ready(); times.append(time.perf_counter() - t0)
+n_compiled = f._cache_size()
+print(json.dumps(dict(compile_s=compile_s, first_call_s=compile_s + first_run_s, best_s=min(times),
+                      recompiled=n_compiled != 1,
+                      peak_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)))
+"""
+
+
+def measure_compile(setup: str, call: str, *, batch: int, n: int, repeats: int = 1,
+                    prelude: str = "", pythonpath: str | None = None) -> dict:
+    """Like `measure`, with the compilation timed apart (``jit(...).lower(x).compile()``):
+    ``compile_s``, ``first_call_s`` (compilation plus one run, what a first call costs),
+    ``best_s`` of ``repeats`` further calls through the same ``jit`` (which must not
+    compile again: ``recompiled``) and the process's peak memory."""
+    code = COMPILE_RUNNER.format(prelude=prelude, setup=textwrap.dedent(setup), call=call,
+                                 batch=batch, n=n, repeats=repeats)
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if out.returncode:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def load_average() -> str:
+    """The 1-minute load average and the CPU count, for the record (timings on a
+    shared machine are only comparable within one run)."""
+    try:
+        return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return f"{os.cpu_count()} CPUs"

@@ -12,6 +12,13 @@ kymatio is imported from ``$KYMATIO_PATH`` if set, else from an installed
     python benchmarks/jtfs.py                       # J=8, J_fr=3, Q=(12,1), N=2**16, batch 4
     python benchmarks/jtfs.py --batch 32 --libs jaxmusic
     KYMATIO_PATH=/path/to/kymatio python benchmarks/jtfs.py --batch 2 --reps 2
+    python benchmarks/jtfs.py --compile --batches 1 8 32 128 --kymatio-max-batch 4
+
+``--compile`` times the compilation apart (``jit(...).lower(x).compile()``, the
+transform closed over, as in benchmarks/scattering.py) at each of ``--batches``,
+with the first call (compilation plus one run), one further call (which must not
+compile again) and the peak memory; kymatio (about 1.8 GB per signal) runs up to
+``--kymatio-max-batch``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def _kymatio_class():
@@ -97,7 +105,12 @@ def main(argv=None) -> None:
     p.add_argument("--libs", default="jaxmusic,kymatio")
     p.add_argument("--worker", choices=["jaxmusic", "kymatio"], help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--compile", action="store_true", help="compile times at each of --batches")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 128])
+    p.add_argument("--kymatio-max-batch", type=int, default=4)
     args = p.parse_args(argv)
+    if args.compile:
+        return compile_times(args)
 
     if args.worker:
         print("RESULT " + json.dumps(worker(args)), flush=True)
@@ -141,6 +154,33 @@ def main(argv=None) -> None:
 
             a, b = outputs["jaxmusic"], outputs["kymatio"]
             print(f"relative L2 difference of the outputs: {np.linalg.norm(a - b) / np.linalg.norm(b):.2e}")
+
+
+def compile_times(args) -> None:
+    from _harness import SCIPY_SHIM, load_average, measure_compile
+
+    cfg = f"J={args.J}, J_fr={args.J_fr}, shape={args.N}, Q={tuple(args.Q)}"
+    cases = [("jaxmusic", f"import sys; sys.path.insert(0, {ROOT!r})\n"
+              f"from jaxmusic.scattering.jtfs import TimeFrequencyScattering\nS = TimeFrequencyScattering({cfg})",
+              "S(x)", {}, max(args.batches))]
+    if "kymatio" in args.libs:
+        path = os.environ.get("KYMATIO_PATH")
+        cases.insert(0, ("kymatio-jax", "from kymatio.scattering1d.frontend.jax_frontend import "
+                         f"TimeFrequencyScatteringJax\nS = TimeFrequencyScatteringJax({cfg})",
+                         "S.scattering(x)", dict(prelude=SCIPY_SHIM, pythonpath=path), args.kymatio_max_batch))
+    print(f"JTFS {cfg}, float32, jax.jit: compile times ({load_average()})")
+    print(f"{'':12s} {'batch':>5s} {'compile s':>10s} {'1st call s':>10s} {'s/signal':>9s} {'peak GB':>8s}  recompiled")
+    for B in args.batches:
+        for name, setup, call, kw, max_batch in cases:
+            if B > max_batch:
+                continue
+            r = measure_compile(setup, call, batch=B, n=args.N, repeats=1, **kw)
+            if "error" in r:
+                print(f"{name:12s} {B:5d} error: {r['error']}")
+                continue
+            print(f"{name:12s} {B:5d} {r['compile_s']:10.2f} {r['first_call_s']:10.2f} {r['best_s'] / B:9.3f} "
+                  f"{r['peak_gb']:8.2f}  {r['recompiled']}", flush=True)
+    print(f"({load_average()} at the end)")
 
 
 if __name__ == "__main__":

@@ -30,15 +30,17 @@ How it is computed
   periodise, inverse FFT, in closed form). The frequential wavelet transform of
   a group is one real GEMM for all its filters and time samples; a spin -1
   filter that is the conjugate of its spin +1 twin reuses the twin's products.
-  Frequential averaging, unpadding and row selection are one more GEMM after
-  time averaging, on ``T``-subsampled data.
+  Frequential averaging, unpadding and row selection are one more matrix, applied
+  filter by filter to the moduli *before* time averaging (the two commute), so
+  only the few output rows are low-passed in time, not every modulus.
 * Only what reaches the output is computed: rows of the frequential transform
-  whose weights are all below ``SUPPORT_TOL`` (the far zero padding) are
-  skipped, and second-order paths are modulated and averaged on the window of
-  time samples within reach (``SUPPORT_TOL``) of the unpadded frames.
+  that weigh less than ``SUPPORT_TOL`` in every output row are skipped, and
+  second-order paths are modulated and averaged on the window of time samples
+  within reach (``SUPPORT_TOL``) of the unpadded frames.
 * On CPU the second-order stage is bound by memory traffic, so it runs in tiles
-  of rows whose products, moduli and spectra stay in cache (``jax.lax.scan``);
-  a batch runs in chunks of signals (``jax.lax.map``, see ``chunk_size``).
+  (time blocks x chunks of one filter's rows) whose products and moduli stay in
+  cache (``jax.lax.scan``); a batch runs in equal chunks of signals
+  (``jax.lax.map``, see ``chunk_size``): one compiled program whatever the batch.
 
 The departures from kymatio's arithmetic are neglected filter tails below
 ``SUPPORT_TOL = 1e-10`` of their peak (or of their L1 mass), far below float32

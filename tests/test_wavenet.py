@@ -178,7 +178,7 @@ def test_autoencoder_learns_and_saves(tmp_path):
                          crop=256, steps=2, out=tmp_path / "ae", progress=False)
     with pytest.raises(jaxmusic.ParameterError, match="another configuration than preset 'nsynth'.*sr=8000"):
         WN.load_wavenet(tmp_path / "ae", preset="nsynth")
-    with pytest.raises(jaxmusic.ParameterError, match="holds a autoencoder, not a translator|holds an? autoencoder"):
+    with pytest.raises(jaxmusic.ParameterError, match="holds a WaveNet autoencoder, not a translator"):
         WN.load_wavenet(tmp_path / "ae", kind="translator")
     with pytest.raises(jaxmusic.ParameterError, match="translate needs a translator"):
         WN.translate(wm, y, 0)
@@ -231,7 +231,7 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
     src = tmp_path / "a.wav"
     jaxmusic.audio.save(src, tone(220, seconds=1.0), SR)
     over = [f"--config={k}={v}" for k, v in SMALL.to_json().items()]
-    args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "60", "--eval-every", "5", "--quiet"]
+    args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--quiet"]
     cmd = [sys.executable, "-m", "jaxmusic.cli", "train-wavenet", str(src), *args]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -248,9 +248,9 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
     done = subprocess.run(cmd + ["--out", str(killed)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((killed / "wavenet.json").read_text())["info"]
-    assert info["resumed_from"] and info["resumed_from"] >= 10 and info["steps_taken"] == 60
+    assert info["resumed_from"] and info["resumed_from"] >= 10 and info["steps_taken"] == 40
     y, _ = jaxmusic.audio.load(src, sr=SR)
-    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=60, eval_every=5, progress=False)
+    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=40, eval_every=5, progress=False)
     got = jax.tree.leaves(nnx.state(WN.load_wavenet(killed).model, nnx.Param))
     want = jax.tree.leaves(nnx.state(whole.model, nnx.Param))
     for p, q in zip(got, want):

@@ -37,7 +37,7 @@ __all__ = ["run_translation", "TRANSLATION_QUICK", "TRANSLATION_FULL"]
 
 #: Sizes of the quick run and of the full one (tiny preset, 8 kHz).
 TRANSLATION_QUICK = dict(steps=60, n_files=1, n_notes=4, domains=("trumpet", "flute"))
-TRANSLATION_FULL = dict(steps=1500, n_files=2, n_notes=10, domains=("trumpet", "flute"))
+TRANSLATION_FULL = dict(steps=1000, n_files=2, n_notes=10, domains=("trumpet", "flute"))
 
 
 def _model(kind, folder, train, *, steps, seed):
@@ -83,7 +83,7 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
         Results folder.
     quick : bool
         `TRANSLATION_QUICK` sizes (60 steps, one 4-note melody per domain) instead
-        of `TRANSLATION_FULL` (1500 steps, two 10-note melodies per domain).
+        of `TRANSLATION_FULL` (1000 steps, two 10-note melodies per domain).
     domains : sequence of str, optional
         Two or more gm8 classes (default trumpet and flute); the autoencoder
         trains on the first.
@@ -119,7 +119,7 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_steps = sizes["steps"]
-    eval_every = max(10, train_steps // 30)
+    eval_every = 50 if train_steps >= 200 else 10  # fixed, so that a rerun with more steps resumes
 
     data = gm8(sr=sr, classes=doms, pitch_step=1)
     audio = np.asarray(data.audio)

@@ -184,7 +184,7 @@ def _check_folder(out, kind: str, cfg, extra: dict):
     saved = json.loads(f.read_text())
     diff = []
     if saved.get("kind") != kind:
-        diff.append(f"a {saved.get('kind')} there, a {kind} here")
+        diff.append(f"kind={saved.get('kind')!r} there, {kind!r} here")
     else:
         old = WaveNetConfig.from_json(saved["config"])
         diff += [f"{k.name}={getattr(old, k.name)!r} there, {getattr(cfg, k.name)!r} here"
@@ -676,7 +676,7 @@ def load_wavenet(folder, *, preset: str | None = None, kind: str | None = None) 
     except (ValueError, KeyError, TypeError) as err:
         raise ParameterError(f"{f} is not a valid WaveNet model description: {err}") from err
     if kind is not None and kind != saved_kind:
-        raise ParameterError(f"{folder} holds a {saved_kind}, not a {kind}")
+        raise ParameterError(f"{folder} holds a WaveNet {saved_kind}, not a {kind}")
     if preset is not None and wavenet_config(preset) != cfg:
         want = wavenet_config(preset)
         diff = [f"{k.name}={getattr(cfg, k.name)!r} (preset {preset!r}: {getattr(want, k.name)!r})"

@@ -573,13 +573,31 @@ def _audio(y, name, wm: WaveNetModel, sr):
     return np.pad(y, (0, n - y.shape[0])), y.shape[0]
 
 
-def encode(model, y, *, sr: int | None = None) -> np.ndarray:
-    """The latent codes (frames, latent) of one sound through the model's encoder."""
-    import jax.numpy as jnp
+def _encode_fn():
+    import jax
+    from flax import nnx
 
+    @jax.jit
+    def run(graphdef, state, x):
+        return nnx.merge(graphdef, state)(x[None])[0]
+
+    return run
+
+
+_ENCODE = None
+
+
+def encode(model, y, *, sr: int | None = None) -> np.ndarray:
+    """The latent codes (frames, latent) of one sound through the model's encoder (jitted)."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    global _ENCODE
     wm = _check_model(model)
     x, _ = _audio(y, "the input", wm, sr)
-    return np.asarray(wm.model.encoder(jnp.asarray(x)[None])[0])
+    _ENCODE = _ENCODE or _encode_fn()
+    graphdef, state = nnx.split(wm.model.encoder)
+    return np.asarray(_ENCODE(graphdef, state, jnp.asarray(x)))
 
 
 def _decode(wm: WaveNetModel, codes, domain, length, seed, temperature):

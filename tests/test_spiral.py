@@ -384,6 +384,11 @@ def test_strict_dtype_promotion(small):
         (dict(J=5, shape=4096, Q=8, T=5000), r"T=5000.*4096"),
         (dict(J=5, shape=4096, Q=8, format="spiral"), r"format.*'spiral'"),
         (dict(J=5, shape=4096, Q=8, chunk_size=0), r"chunk_size.*0"),
+        (dict(J=5, shape=4096, Q=8, F=0), r"F.*0"),
+        (dict(J=5, shape=4096, Q=8, F=1.5), r"F must be.*1\.5"),
+        (dict(J=5, shape=4096, Q=8, F="octave"), r"F must be.*'octave'"),
+        (dict(J=5, shape=4096, Q=8, F=25), r"F=25 exceeds the 24 bins"),
+        (dict(J=5, shape=4096, Q=12, F=8, format="joint"), r"F=8.*8 bins.*Q=12"),
     ],
 )
 def test_bad_parameters(kwargs, match):
@@ -429,7 +434,7 @@ def _assert_regression(y, ref):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("name", ["tiny_Q4x2_T4", "tiny_Q4_global"])
+@pytest.mark.parametrize("name", ["tiny_Q4x2_T2", "tiny_Q4_global"])
 def test_regression_small_configurations(name):
     ref, json = _regression()
     cfg = json.loads(str(ref[f"{name}_config"]))
@@ -447,3 +452,63 @@ def test_regression_note(notes):
     x = harmonic_note(n, 0.01 * 2 ** (2 * np.arange(n) / n), 0.04, width=1.5)
     np.testing.assert_array_equal(x, ref["note_glide_up_x"])  # the fixture's signal is unchanged
     _assert_regression(Y["glide_up"], ref["note_glide_up_y"])
+
+
+# ------------------------------------------------------ averaging along log-frequency (F)
+def _spiral_lattice(S, y):
+    """Order-2 rows of ``y`` (B, n_paths, frames) on the lattice: {(n2, c, o): (B, L, frames)},
+    zero where a path does not exist."""
+    m, L = S.meta(), S._plan.L
+    out = {}
+    for i in np.nonzero(m["order"] == 2)[0]:
+        n2, c, o, g = m["key"][i]
+        out.setdefault((n2, c, o), np.zeros((y.shape[0], L, y.shape[-1])))[:, g] = y[:, i]
+    return out
+
+
+@pytest.mark.parametrize("name, F", [("tiny_Q4x2_T2", 2), ("tiny_Q4_global", "global")])
+def test_F_is_lowpass_then_subsample_along_log_frequency(name, F):
+    """With ``F``, each spiral row (n2, chroma filter, octave filter) is the unaveraged
+    one (today's output, from the regression reference) low-passed along the lattice
+    (zero where paths do not exist) by a unit-sum Gaussian of width ``F`` bins and
+    sampled every ``2**floor(log2 F)`` bins; ``"global"`` sums it. Orders 0 and 1 are
+    unchanged, and local averaging does not add energy."""
+    from jaxmusic.filters.morlet import SIGMA0, gauss_1d
+
+    ref, json = _regression()
+    cfg = json.loads(str(ref[f"{name}_config"]))
+    cfg["Q"] = tuple(cfg["Q"]) if isinstance(cfg["Q"], list) else cfg["Q"]
+    S0, S = SpiralScattering(**cfg), SpiralScattering(**cfg, F=F)
+    y0 = ref[f"{name}_y"]
+    y = np.asarray(jax.jit(S)(jnp.asarray(ref[f"{name}_x"])))
+    m, m0 = S.meta(), S0.meta()
+    assert y.shape == (2, S.output_size(), y0.shape[-1]) and len(m["key"]) == y.shape[1]
+    n01 = int(np.sum(m0["order"] < 2))
+    np.testing.assert_array_equal(m["order"][:n01], m0["order"][:n01])
+    _assert_regression(y[:, :n01], y0[:, :n01])
+    L, stride = S._plan.L, 1 if F == "global" else 2
+    lattice = _spiral_lattice(S0, y0)
+    o2 = np.nonzero(m["order"] == 2)[0]
+    if F == "global":
+        assert len(o2) == len(lattice) and np.all(np.isnan(m["gamma"][o2]))
+        expected = np.stack([lattice[m["key"][i]].sum(axis=1) for i in o2], axis=1)
+    else:
+        g = m["gamma"][o2].astype(int)
+        assert np.all(g % stride == 0)
+        Nd = 256
+        h = np.fft.ifft(gauss_1d(Nd, SIGMA0 / F)).real
+        assert h.sum() == pytest.approx(1.0) and h[1] == pytest.approx(h[-1])
+        W = h[(np.arange(L)[:, None] - np.arange(L)[None, :]) % Nd]  # (out gamma, in gamma)
+        expected = np.stack([W[gi] @ lattice[m["key"][i][:3]] for i, gi in zip(o2, g)], axis=1)
+        # every lattice position within reach of the group's rows is kept
+        for key, rows in lattice.items():
+            lo = np.nonzero(np.abs(rows).sum(axis=(0, 2)))[0].min()
+            kept = sorted(gi for i, gi in zip(o2, g) if m["key"][i][:3] == key)
+            assert kept == list(range((lo // stride) * stride, L, stride))
+    np.testing.assert_allclose(y[:, o2], expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    if F != "global":  # a unit-sum low-pass, then a subsampling: no energy added
+        assert (y[:, o2] ** 2).sum() <= (y0[:, m0["order"] == 2] ** 2).sum()
+    # the joint layout: the lattice sampled every `stride` bins
+    joint = jax.eval_shape(SpiralScattering(**cfg, F=F, format="joint"), jnp.zeros((2, cfg["shape"])))
+    n_oct, q = (S.n_octaves, cfg["Q"][0] // stride) if F != "global" else (1, 1)
+    assert joint["order2"].shape == (2, len(S._plan.order2), S._plan.n_chroma, 3, n_oct, q, y.shape[-1])

@@ -74,16 +74,31 @@ Transposing the source by an octave moves the comb by one octave step; a rising 
 :math:`\theta(t)` gives spin +1 energy to the chroma wavelets, a rising envelope gives
 spin +1 energy to the octave wavelets with the chroma low-pass.
 
+Averaging along log-frequency (``F``, off by default). Like joint scattering's ``F``,
+``F`` bins of Gaussian low-pass :math:`\phi_F` (unit sum, kymatio's recipe) act along
+:math:`\gamma` on each spiral row :math:`S_2 x(\cdot, \gamma, j_2, c, o)` after the time
+average (zero where a path does not exist, as in ``format="joint"``), sampled every
+``2**floor(log2 F)`` bins at the multiples of that stride within reach of the row's
+paths; ``F="global"`` sums the row over :math:`\gamma`. Orders 0 and 1 are unchanged.
+``F = Q`` keeps one row in ``2**floor(log2 Q)`` (one per octave for ``Q`` a power of two).
+
 How it is computed
 ------------------
 Order 0/1 reuse Scattering1D's plan (filters folded on the period grid, one real FFT per
 modulus). For each time wavelet ``psi_j2``, the first-order spectra of the active bins
-are folded to the resolution ``min(j2, log2 T)`` and restricted to the band where
-``psi_j2`` is non-negligible; the chroma filters are one real matrix product (the two
-spins of a wavelet share it: ``h_{-} = conj(h_{+})``), the octave filters three shifted
-sums; then one inverse FFT, the modulus, a real FFT and the folded low-pass. Batches are
-processed in chunks (``jax.lax.map``) so that the largest intermediate stays near
-``CHUNK_BYTES``.
+are folded to the resolution ``min(j2, log2 T)`` and brought to time by one inverse FFT
+per *input* row: the chroma and octave filters act along ``gamma`` and commute with it,
+so they are applied to the time samples -- one real GEMM gives the chroma low-pass and
+the real and imaginary parts of the spin +1 wavelets (``h_- = conj(h_+)`` gives spin -1
+from the same products) at each output row and one octave below and above it (the
+octave filters' three taps), then sums and the modulus. The temporal low-pass is a
+strided convolution (a GEMM of blocks of ``2**(log2 T - K2)`` samples with the
+low-pass taps, then a banded sum) on the samples within reach of the kept frames only.
+On CPU (the one backend switch, `_tile_bytes`) the stage after the inverse FFT runs in
+tiles of blocks and signals whose intermediates stay in cache (``jax.lax.map``).
+Batches are processed in chunks (``jax.lax.map``) so that the largest intermediate stays
+near ``CHUNK_BYTES``. The only departures from the plain computation are the neglected
+filter tails (``SUPPORT_TOL`` of their peak or L1 mass), far below float32 precision.
 """
 
 from __future__ import annotations
@@ -110,13 +125,22 @@ from ..filters.morlet import (
 )
 from ._common import parse_T
 from ._common import SUPPORT_TOL, support_blocks
-from .time import _lowpass, _scale, gather_paths, scatter_orders
+from .time import _scale, gather_paths, scatter_orders
 from .time import _build as _build_time
 
 __all__ = ["SpiralScattering", "chroma_filter_bank", "octave_filter_bank", "CHUNK_BYTES"]
 
 #: Default memory target (bytes) of the intermediates of one chunk of signals.
 CHUNK_BYTES = 1 << 30
+
+#: On CPU, working set (bytes) of one tile of time samples of the spiral order (see
+#: `_tile_bytes`); groups whose whole working set is below ``UNTILED_BYTES`` (a few
+#: times the cache) run in one pass, which also compiles faster.
+TILE_BYTES = 2 << 20
+UNTILED_BYTES = 16 << 20
+
+#: Samples per GEMM group of the strided temporal low-pass (see `_strided_conv`).
+GROUP_SAMPLES = 256
 
 _SQRT3_2 = math.sqrt(3.0) / 2.0
 
@@ -174,22 +198,44 @@ class _Order2:
     """Second-order spiral paths of one time wavelet ``n2`` (scale ``j2``).
 
     The folded spectra (rows: lattice positions ``gamma_in``) live at resolution
-    ``K2``; ``band = (lo, width)`` is the circular range of their non-negligible
-    frequencies (``None``: all). The chroma stage (leaf ``chroma_key``) outputs
-    lattice rows ``[e0, L)``, the octave stage rows ``[o0, L)``.
+    ``K2``. The chroma stage (leaf ``chroma_key``) outputs lattice rows ``[e0, L)``,
+    the octave stage rows ``[o0, L)``. ``conv`` (local averaging) is the temporal
+    low-pass as a strided convolution, see `_strided_conv`.
     """
 
     n2: int
     j2: int
     K2: int
     srcs: tuple[_Src, ...]
-    band: tuple[int, int] | None
     gamma_in: tuple[int, ...]
     e0: int
     o0: int
     chroma_key: str
-    phi_key: str
-    phi_blocks: tuple[int, ...]
+    conv: "_Conv | None"
+    # averaging along log-frequency (F): output positions (None: the global sum) and
+    # the matrix (leaf avg_key) from the rows [o0, L) to them; () and None without F
+    gamma_out: tuple = ()
+    avg_key: str | None = None
+
+
+
+@dataclasses.dataclass(frozen=True)
+class _Conv:
+    """Low-pass ``h`` (taps at resolution ``K``) and subsampling by ``D`` of ``n_out``
+    frames, computed on the window of ``n_blocks`` blocks of ``D`` samples starting at
+    sample ``start`` (circularly), see `_strided_conv`: frame ``i`` is the anti-diagonal
+    sum ``i + last + n_k - 1`` of ``P[b, k]`` (``n_k`` block taps), with blocks repeated
+    every ``n_blocks`` when ``reps > 1`` (the window is the whole period)."""
+
+    start: int
+    n_blocks: int
+    D: int
+    key: str
+    n_out: int
+    last: int
+    reps: int
+    n_k: int
+    g: int  # blocks per GEMM group: the leaf is (g D, g + n_k - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,32 +253,136 @@ class _Plan:
     wavelets1: tuple[tuple[float, float, int], ...]
     wavelets2: tuple[tuple[float, float, int], ...]
     bytes_per_signal: int
+    F: Any = None  # None, an int or "global"
+    stride_F: int = 1
 
     @property
     def n_chroma(self) -> int:
         return 1 + 2 * len(self.chroma)
 
+    def positions(self, o2: "_Order2") -> tuple:
+        """Lattice position of each output row of a group (None: ``F="global"``)."""
+        return o2.gamma_out if o2.avg_key is not None else tuple(range(o2.o0, self.L))
 
-def _circular_band(mask: np.ndarray) -> tuple[int, int]:
-    """Smallest circular range ``[lo, lo + width)`` covering the True entries."""
-    n = mask.size
-    idx = np.nonzero(mask)[0]
-    if idx.size == 0:
-        return 0, 1
-    # the largest circular gap of False entries is left out
-    gaps = np.diff(np.concatenate([idx, idx[:1] + n]))
-    g = int(np.argmax(gaps))
-    lo = int(idx[(g + 1) % idx.size])
-    width = n - int(gaps[g]) + 1
-    return lo, width
+
+def _strided_conv(h_f: np.ndarray, D: int, i0: int, i1: int, key: str, leaves: dict) -> _Conv:
+    """Plan the low-pass ``h_f`` (spectrum on ``M`` points) and subsampling by ``D`` of
+    frames ``[i0, i1)`` as a convolution in time, on the samples that reach them.
+
+    ``y[m] = sum_tau h[tau] u[m D - tau]`` (circular), with ``h = ifft(h_f)`` cut where
+    its tail holds less than ``SUPPORT_TOL`` of its L1 mass. Writing ``tau = k D - d``
+    (``0 <= d < D``), ``y[m] = sum_k P[m - k, k]`` with ``P[b, k] = sum_d u[b D + d]
+    H[k, d]``, ``H[k, d] = h[k D - d]``: a sum along the anti-diagonals ``b + k`` of
+    ``P``. For ``g`` consecutive blocks these sums are one GEMM with the Toeplitz matrix
+    ``T[b D + d, b + k] = H[k, d]`` (the leaf), and the groups' outputs overlap by
+    ``n_k - 1``. Blocks are counted from ``start`` (the first one any kept frame reads);
+    when the window would cover the whole period it is the period itself.
+    """
+    M = h_f.shape[-1]
+    n_T = M // D
+    h = np.fft.ifft(h_f)
+    h = h.real
+    a_h = np.abs(h)
+    dist = np.minimum(np.arange(M), M - np.arange(M))
+    order = np.argsort(dist, kind="stable")
+    tail = a_h.sum() - np.cumsum(a_h[order])
+    H = int(dist[order][np.argmax(tail <= SUPPORT_TOL * a_h.sum())])
+    if 2 * H + 1 >= M:
+        taus = np.arange(-(M // 2), M - M // 2)  # one whole period
+    else:
+        taus = np.arange(-H, H + 1)
+    ks = -(-taus // D)  # tau = k D - d, 0 <= d < D
+    ds = ks * D - taus
+    k_lo, k_hi = int(ks.min()), int(ks.max())
+    n_blocks = i1 - i0 + k_hi - k_lo
+    k_vals = np.arange(k_lo, k_hi + 1)
+    Hm = np.zeros((k_vals.size, D))
+    Hm[ks - k_lo, ds] = h[taus % M]
+    if n_blocks >= n_T:  # the whole period, circularly: block (i0 + i - k) mod n_T
+        start, n_blocks = 0, n_T
+        shift = n_T * max(0, -(-(k_hi - i0) // n_T))  # a multiple of n_T making offsets >= 0
+        offsets = i0 - k_vals + shift
+        reps = -(-(int(offsets.max()) + (i1 - i0)) // n_T)
+    else:  # block i0 + i - k, counted from the window's first
+        a_blk = i0 - k_hi
+        start, reps = (a_blk * D) % M, 1
+        offsets = i0 - a_blk - k_vals
+    assert offsets.min() >= 0 and offsets.max() + (i1 - i0) <= n_blocks * reps
+    # groups of g blocks: one GEMM with the Toeplitz matrix T[b D + d, q] = H[q - b, d]
+    # gives the anti-diagonal sums q = b + k of the group at once (its (g + n_k - 1) / n_k
+    # extra flops buy the banded sum); g D of about GROUP_SAMPLES, at most 8 overlaps
+    nk = k_vals.size
+    g = max(-(-(nk - 1) // 7), GROUP_SAMPLES // D)
+    g = int(max(1, min(g, n_blocks)))
+    Tm = np.zeros((g * D, g + nk - 1))
+    for b in range(g):
+        Tm[b * D : (b + 1) * D, b : b + nk] = Hm.T
+    leaves[key] = Tm
+    return _Conv(int(start), int(n_blocks), int(D), key, int(i1 - i0), int(offsets[-1]), int(reps),
+                 int(nk), g)
+
+
+def _spiral_rows(C0: np.ndarray, Cdn: np.ndarray, Cup: np.ndarray) -> np.ndarray:
+    """The chroma filters at the octave taps (rows ``gamma``, ``gamma - Q``, ``gamma + Q``)
+    composed with the octave filters, as the real matrices the kernel multiplies.
+
+    ``C*`` are (1 + 2n, n_o, n_in): the chroma low-pass, then the real parts ``A_k``
+    and imaginary parts ``B_k`` of the spin +1 wavelets. With ``S = (C0 + Cdn + Cup)
+    / 3``, ``P = (C0 - (Cdn + Cup) / 2) / 3`` and ``D = sqrt(3) / 2 (Cup - Cdn) / 3``
+    the octave filters are ``S`` (spin 0) and ``P +- iD`` (spins +-1), so every (chroma,
+    octave) filter ``f`` or its conjugate is one of ``1 + 3n`` complex matrices
+    ``Re + i Im`` besides the real ``S_low``:
+    ``low: P + iD``, then per wavelet ``k``: ``S_A + i S_B``, ``(P_A - D_B) + i (P_B +
+    D_A)``, ``(P_A + D_B) + i (P_B - D_A)`` (the (up, 0), (up, +1), (up, -1) filters;
+    their conjugates are (down, 0), (down, -1), (down, +1)). Returns the stack
+    ``[S_low, Re_0 .. Re_{3n}, Im_0 .. Im_{3n}]`` of shape (3 + 6n, n_o, n_in).
+    """
+    S = (C0 + Cdn + Cup) / 3.0
+    P = (C0 - 0.5 * (Cdn + Cup)) / 3.0
+    D = _SQRT3_2 * (Cup - Cdn) / 3.0
+    n = (C0.shape[0] - 1) // 2
+    re, im = [P[0]], [D[0]]
+    for k in range(n):
+        a, b = 1 + k, 1 + n + k
+        re += [S[a], P[a] - D[b], P[a] + D[b]]
+        im += [S[b], P[b] + D[a], P[b] - D[a]]
+    return np.stack([S[0]] + re + im)
+
+
+def _spiral_order(n: int) -> np.ndarray:
+    """Rows of ``[|S_low v|, |f_p v| (p < 1 + 3n), |conj(f_p) v| (p < 1 + 3n)]`` (see
+    `_spiral_rows`) in output order: chroma filter (low-pass, spin +1 wavelets, spin -1
+    wavelets) by octave filter (spin 0, +1, -1)."""
+    n_p = 1 + 3 * n
+    direct, conj = (lambda p: 1 + p), (lambda p: 1 + n_p + p)
+    order = [0, direct(0), conj(0)]  # low-pass: spins 0, +1 (P + iD), -1 (P - iD)
+    order += [r for k in range(n) for r in (direct(1 + 3 * k), direct(2 + 3 * k), direct(3 + 3 * k))]
+    order += [r for k in range(n) for r in (conj(1 + 3 * k), conj(3 + 3 * k), conj(2 + 3 * k))]
+    return np.array(order)
 
 
 def _default_J_chroma(Q1: int) -> int:
     return max(0, int(round(math.log2(Q1 / 3)))) if Q1 >= 3 else 0
 
 
+def _frequential_average(F, stride: int, o0: int, L: int):
+    """Averaging along log-frequency of the rows ``[o0, L)`` (zero beyond them): output
+    positions and the matrix ``A[i, j] = phi_F(gamma_i - (o0 + j))``, a Gaussian
+    low-pass of width ``F`` bins (unit sum; kymatio's ``phi_F`` recipe), sampled at
+    the multiples of ``stride`` whose stride-block meets the rows; ``"global"``: the
+    sum over the rows."""
+    n = L - o0
+    if F == "global":
+        return (None,), np.ones((1, n))
+    Nd = max(256, 2 ** int(math.ceil(math.log2(4 * L))))
+    h = np.fft.ifft(gauss_1d(Nd, SIGMA0 / F)).real
+    out = tuple(g for g in range(0, L, stride) if g + stride - 1 >= o0)
+    A = h[(np.array(out)[:, None] - np.arange(o0, L)[None, :]) % Nd]
+    return out, A
+
+
 @functools.lru_cache(maxsize=16)
-def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
+def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int, F=None):
     tplan, average, tleaves = _build_time(J, N_input, Q, T, 1, None)
     if average is None:
         raise ParameterError(
@@ -265,6 +415,14 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
             where[p[0]] = (K, row)
 
     log2_stride = tplan.log2_stride
+    stride_F = 1
+    if F is not None and F != "global":
+        if F > L:
+            raise ParameterError(
+                f"F={F} exceeds the {L} bins of the spiral lattice (J={J}, Q={Q1}); use "
+                f"F <= {L} or F='global'"
+            )
+        stride_F = 2 ** int(math.floor(math.log2(F)))
     low, wav, chroma = chroma_filter_bank(J_chroma, L)
     Nd = low.shape[0]
     leaves: dict[str, np.ndarray] = {}
@@ -277,7 +435,7 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
             continue
         K2 = min(j2, log2_stride) if average == "local" else j2
         m_out = N // 2**K2
-        srcs, gamma_in, mask = [], [], np.zeros(m_out, bool)
+        srcs, gamma_in = [], []
         by_K: dict[int, list[tuple[int, int]]] = {}
         for n in active:
             K1, row = where[n]
@@ -290,37 +448,41 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
             filt = h.reshape(-1, m_out)[list(blocks)] / 2 ** (K2 - K1)
             key = f"psi2_n{n2}_K{K1}"
             leaves[key] = filt
-            a = np.abs(filt).max(axis=0)
-            mask |= a > SUPPORT_TOL * a.max()
             srcs.append(_Src(K1, tuple(r for r, _ in items), blocks, key))
             gamma_in.extend(L - 1 - n for _, n in items)
-        lo, width = _circular_band(mask)
-        band = None if width > 0.75 * m_out else (lo, width)
         out = [g for g in range(L) if j1_lat[g] < j2]
         o0 = out[0]
         if out != list(range(o0, L)):
             raise AssertionError("active lattice positions are not a top block")
         e0 = max(0, o0 - Q1)
-        # chroma matrices on the spiral: rows gamma_e in [e0, L), columns gamma_in
-        d = (np.arange(e0, L)[:, None] - np.array(gamma_in)[None, :]) % Nd
-        C = [low[d]] + [w[d].real for w in wav] + [w[d].imag for w in wav]
+        # chroma matrices on the spiral, evaluated at the output rows gamma in [o0, L) and
+        # at the rows one octave below and above them (zero beyond the lattice), folded
+        # with the octave filters into one real matrix per distinct filter (see _spiral_rows)
+        taps = []
+        for b in (0, -1, 1):
+            ge = np.arange(o0, L) + b * Q1
+            d = (ge[:, None] - np.array(gamma_in)[None, :]) % Nd
+            inside = ((ge >= 0) & (ge < L))[:, None]
+            taps.append(np.stack([low[d]] + [w[d].real for w in wav] + [w[d].imag for w in wav]) * inside)
         ckey = f"chroma_n{n2}"
-        leaves[ckey] = np.stack(C)
-        phi_key = f"phi2_K{K2}"
+        leaves[ckey] = _spiral_rows(*taps).reshape(-1, len(gamma_in))  # ((3 + 6n) * n_o, n_in)
+        conv = None
         if average == "local":
-            h = bank.phi_level(K2)
-            phi_blocks = support_blocks(h, N // 2**log2_stride)
-            leaves[phi_key] = h.reshape(-1, N // 2**log2_stride)[list(phi_blocks)] / 2 ** (
-                log2_stride - K2
-            )
-        else:
-            phi_blocks = ()
-        order2.append(
-            _Order2(n2, j2, K2, tuple(srcs), band, tuple(gamma_in), e0, o0, ckey, phi_key, phi_blocks)
-        )
+            res = log2_stride
+            conv = _strided_conv(bank.phi_level(K2), 2 ** (res - K2), tplan.ind_start[res],
+                                 tplan.ind_end[res], f"phi2_n{n2}", leaves)
+        gamma_out, akey = (), None
+        if F is not None:
+            gamma_out, A = _frequential_average(F, stride_F, o0, L)
+            akey = f"avgF_n{n2}"
+            leaves[akey] = A
+        order2.append(_Order2(n2, j2, K2, tuple(srcs), tuple(gamma_in), e0, o0, ckey, conv,
+                              gamma_out, akey))
         n_c = 1 + 2 * len(chroma)
-        # complex outputs and their moduli/real spectra, a few copies alive at once
-        nbytes = max(nbytes, 3 * 8 * n_c * 3 * (L - o0) * m_out)
+        n_t = conv.n_blocks * conv.D if conv is not None else m_out
+        # the time-domain rows (inputs, chroma outputs, moduli), a few copies alive at once
+        nbytes = max(nbytes, 8 * (len(gamma_in) * m_out + 3 * n_c * (L - e0) * n_t
+                                  + 3 * n_c * 3 * (L - o0) * n_t))
     if not order2:
         raise ParameterError(
             f"J={J}, Q={Q} give no second-order time wavelet finer than the first-order "
@@ -340,6 +502,8 @@ def _build(J: int, N_input: int, Q: tuple[int, int], T, J_chroma: int):
         wavelets1=tuple((w.xi, w.sigma, w.j) for w in psi1),
         wavelets2=tuple((w.xi, w.sigma, w.j) for w in psi2),
         bytes_per_signal=int(nbytes),
+        F=F,
+        stride_F=stride_F,
     )
     return plan, tleaves, leaves
 
@@ -356,9 +520,35 @@ def _complex(re, im):
     return jax.lax.complex(re, im)
 
 
+def _tile_bytes() -> int | None:
+    """Working set (bytes) of one tile of time samples in the spiral order, or None
+    for no tiling. CPU-specific scheduling, the one switch: there the stage after the
+    inverse FFT (GEMMs, sums, moduli) is bound by memory traffic, so it runs in tiles
+    whose intermediates stay in cache (``jax.lax.scan`` over tiles of blocks,
+    ``jax.lax.map`` over groups of signals); on accelerators in one pass."""
+    return TILE_BYTES if jax.default_backend() == "cpu" else None
+
+
+def _overlap_add(A: jnp.ndarray, g: int) -> jnp.ndarray:
+    """Sum the group outputs ``A`` (..., n_gr, w), group ``j`` starting at ``j g``, into
+    one row (..., n_gr g + w - g): ``m = ceil(w / g)`` shifted adds (pads, whose
+    transpose is a slice)."""
+    n_gr, w = A.shape[-2:]
+    m = -(-w // g)
+    lead = [(0, 0)] * (A.ndim - 2)
+    X = jnp.pad(A, lead + [(0, 0), (0, m * g - w)]).reshape(A.shape[:-1] + (m, g))
+    out = sum(jnp.pad(X[..., p, :], lead + [(p, m - 1 - p), (0, 0)]) for p in range(m))
+    return out.reshape(out.shape[:-2] + (-1,))[..., : n_gr * g + w - g]
+
+
 def _spiral_order2(plan: _Plan, o2: _Order2, spectra, filt) -> jnp.ndarray:
-    """Spiral paths of one time wavelet: (B, n_chroma, 3, L - o0, n_frames)."""
-    tplan = plan.time
+    """Spiral paths of one time wavelet: (B, n_chroma, 3, L - o0, n_frames).
+
+    The chroma and octave filters act along ``gamma``, so they commute with the
+    inverse FFT in time: only the ``n_in`` input rows are transformed; the filters
+    are then one real GEMM and sums on the time samples, and the low-pass a strided
+    convolution (`_strided_conv`) on the samples within reach of the kept frames.
+    """
     parts = []
     for s in o2.srcs:
         spec = spectra[s.K1]  # (P, B, M)
@@ -370,50 +560,112 @@ def _spiral_order2(plan: _Plan, o2: _Order2, spectra, filt) -> jnp.ndarray:
             r = r[:, :, np.array(s.blocks)]
         parts.append(jnp.sum(_scale(r, f), axis=2))  # f: (c, m_out), shared by the rows
     V = jnp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]  # (n_in, B, M2)
-    M2 = V.shape[-1]
-    if o2.band is not None:
-        lo, width = o2.band
-        V = jnp.roll(V, -lo, axis=-1)[..., :width]
-
-    # chroma stage: one real matrix product for the low-pass and both spins of each wavelet
-    C = filt[o2.chroma_key].astype(V.real.dtype)  # (1 + 2n, n_e, n_in)
-    n = (C.shape[0] - 1) // 2
-    Zr = jnp.einsum("rea,abm->brem", C, V.real)
-    Zi = jnp.einsum("rea,abm->brem", C, V.imag)
-    z0 = _complex(Zr[:, :1], Zi[:, :1])
-    if n:
-        Ar, Ai, Br, Bi = Zr[:, 1 : 1 + n], Zi[:, 1 : 1 + n], Zr[:, 1 + n :], Zi[:, 1 + n :]
-        up = _complex(Ar - Bi, Ai + Br)  # (A + iB) V
-        down = _complex(Ar + Bi, Ai - Br)  # (A - iB) V
-        Z = jnp.concatenate([z0, up, down], axis=1)
+    n_in, B, M2 = V.shape
+    v = jnp.fft.ifft(V, axis=-1)  # U1 * psi_j2 in time, (n_in, B, M2)
+    cv = o2.conv
+    if cv is not None:  # the window of samples that reach the kept frames, circularly
+        n_t = cv.n_blocks * cv.D
+        if cv.start + n_t <= M2:
+            if cv.start or n_t != M2:
+                v = jax.lax.slice_in_dim(v, cv.start, cv.start + n_t, axis=-1)
+        else:  # the window wraps around the period
+            v = jnp.concatenate([v[..., cv.start :], v[..., : cv.start + n_t - M2]], axis=-1)
+        unit, n_units = cv.D, cv.n_blocks  # tiles hold whole blocks
     else:
-        Z = z0  # (B, n_c, n_e, m)
+        unit, n_units = 1, M2
+    dt = v.real.dtype
+    C = filt[o2.chroma_key].astype(dt)  # ((3 + 6n) * n_o, n_in), see _spiral_rows
+    n_o = plan.L - o2.o0
+    n = (C.shape[0] // n_o - 3) // 6  # chroma wavelets
+    H = filt[cv.key].astype(dt) if cv is not None else None  # (g D, g + n_k - 1)
 
-    # octave stage: three-point Fourier family across octaves (zero beyond the lattice)
-    Q, L = plan.Q, plan.L
-    n_o = L - o2.o0
-    pad_lo = o2.e0 - (o2.o0 - Q)
-    Zp = jnp.pad(Z, ((0, 0), (0, 0), (pad_lo, Q), (0, 0)))
-    zc, zdn, zup = Zp[:, :, Q : Q + n_o], Zp[:, :, :n_o], Zp[:, :, 2 * Q : 2 * Q + n_o]
-    s, d = zup + zdn, zup - zdn
-    rot = _complex(-d.imag, d.real) * _SQRT3_2  # i * sqrt(3)/2 * d
-    base = zc - 0.5 * s
-    Y = jnp.stack([zc + s, base + rot, base - rot], axis=2) * (1.0 / 3.0)  # (B, n_c, 3, n_o, m)
-
-    if o2.band is not None:
-        lo, width = o2.band
-        Y = jnp.pad(Y, [(0, 0)] * 4 + [(0, M2 - width)])
-        Y = jnp.roll(Y, lo, axis=-1)
-    u = jnp.abs(jnp.fft.ifft(Y, axis=-1))
-    shape = u.shape
-    u = u.reshape(shape[0], -1, M2)
-    if plan.average == "local":
-        s_ = _lowpass(jnp.fft.rfft(u, axis=-1), M2, o2.phi_blocks, filt[o2.phi_key])
-        res = tplan.log2_stride
-        s_ = s_[..., tplan.ind_start[res] : tplan.ind_end[res]]
+    # tiles of Bg signals x whole blocks (or samples, for the global average)
+    per_unit = 4 * unit * (2 * C.shape[0] + 2 * 3 * plan.n_chroma * n_o)  # one signal: G, u
+    budget = _tile_bytes()
+    if budget is None or B * n_units * per_unit <= UNTILED_BYTES:
+        Bg, tile = B, n_units
     else:
-        s_ = jnp.sum(u, axis=-1, keepdims=True)
-    return s_.reshape(shape[:-1] + s_.shape[-1:])
+        Bg = max([d for d in range(1, B + 1) if B % d == 0 and d * per_unit <= budget] or [1])
+        tile = int(max(1, min(n_units, budget // (Bg * per_unit))))
+    if cv is None:  # tiles must divide the period (a power of two)
+        tile = 2 ** int(math.floor(math.log2(tile)))
+    elif tile >= n_units:  # one tile of whole GEMM groups
+        tile = cv.g * -(-n_units // cv.g)
+    else:
+        tile = cv.g * max(1, tile // cv.g)
+    n_tiles, n_bg = -(-n_units // tile), B // Bg
+    if n_tiles * tile != n_units:
+        v = jnp.pad(v, ((0, 0), (0, 0), (0, (n_tiles * tile - n_units) * unit)))
+    vt = v.reshape(n_in, n_bg, Bg, n_tiles, tile * unit).transpose(1, 3, 0, 2, 4)
+    vt = vt.reshape((n_bg * n_tiles, n_in, Bg, tile * unit))
+
+    n_p = 1 + 3 * n
+    order = _spiral_order(n)
+
+    def one_tile(vv):  # (n_in, Bg, t) complex -> anti-diagonal sums (rows, n_o, Bg, tile + n_k - 1)
+        t = vv.shape[-1]
+        # one real GEMM per part of v: every (chroma, octave) filter, or its conjugate,
+        # is Re + i Im with Re and Im rows of C (see _spiral_rows)
+        Gr = (C @ vv.real.reshape(n_in, -1)).reshape(-1, n_o, Bg, t)
+        Gi = (C @ vv.imag.reshape(n_in, -1)).reshape(-1, n_o, Bg, t)
+        Rr, Ri = Gr[1 : 1 + n_p], Gi[1 : 1 + n_p]  # Re vr, Re vi
+        Ir, Ii = Gr[1 + n_p :], Gi[1 + n_p :]  # Im vr, Im vi
+        u = jnp.concatenate([
+            jnp.abs(_complex(Gr[:1], Gi[:1])),  # the real S_low
+            jnp.abs(_complex(Rr - Ii, Ri + Ir)),  # (Re + i Im) v
+            jnp.abs(_complex(Rr + Ii, Ri - Ir)),  # (Re - i Im) v
+        ], axis=0)  # (1 + 2 n_p, n_o, Bg, t)
+        if cv is None:
+            return jnp.sum(u, axis=-1)
+        A = u.reshape(u.shape[:-1] + (tile // cv.g, cv.g * cv.D)) @ H  # (..., groups, g + n_k - 1)
+        return _overlap_add(A, cv.g)  # anti-diagonals b + k of the tile: (..., tile + n_k - 1)
+
+    if cv is None:  # global average: sums over the tiles
+        def step(acc, vv):
+            return acc + one_tile(vv), None
+
+        zero = jnp.zeros((1 + 2 * n_p, n_o, Bg), dt)
+    else:
+        # the banded sum per tile, accumulated at the tile's first block (block b,
+        # tap k reach anti-diagonal b + k; every n_T blocks again when the window is
+        # the whole period)
+        nk = cv.n_k
+        n_acc = (cv.reps - 1) * cv.n_blocks + n_tiles * tile + nk - 1
+        width = tile + nk - 1
+
+        def step(acc, xs):
+            vv, b0 = xs
+            a_t = one_tile(vv)  # (rows, n_o, Bg, width)
+            for r in range(cv.reps):
+                at = b0 + r * cv.n_blocks
+                cur = jax.lax.dynamic_slice_in_dim(acc, at, width, axis=-1)
+                acc = jax.lax.dynamic_update_slice_in_dim(acc, cur + a_t, at, axis=-1)
+            return acc, None
+
+        zero = jnp.zeros((1 + 2 * n_p, n_o, Bg, n_acc), dt)
+        starts = jnp.arange(n_tiles, dtype=jnp.int32) * tile
+
+    def run(vg):  # the tiles of one group of Bg signals (n_tiles, n_in, Bg, t)
+        xs = vg if cv is None else (vg, starts)
+        if n_tiles == 1:
+            return step(zero, jax.tree_util.tree_map(lambda a: a[0], xs))[0]
+        return jax.lax.scan(step, zero, xs)[0]
+
+    vt = vt.reshape((n_bg, n_tiles) + vt.shape[1:])
+    acc = jax.lax.map(run, vt) if n_bg > 1 else run(vt[0])[None]  # (n_bg, rows, n_o, Bg, ...)
+    acc = jnp.moveaxis(acc, 0, 2)  # (rows, n_o, n_bg, Bg, ...)
+    acc = acc.reshape(acc.shape[:2] + (B,) + acc.shape[4:])[order]  # output order of the rows
+    acc = acc.reshape((plan.n_chroma, 3) + acc.shape[1:])  # (n_c, 3, n_o, B, ...)
+    if cv is None:
+        y = acc[..., None]
+    else:
+        first = cv.last + nk - 1  # frame i is anti-diagonal i + last + (n_k - 1)
+        y = acc[..., first : first + cv.n_out]
+    y = jnp.moveaxis(y, 3, 0)  # (B, n_c, 3, n_o, frames)
+    if o2.avg_key is not None:  # averaging along log-frequency (F), after the time average
+        A = filt[o2.avg_key].astype(y.dtype)  # (n_out, n_o)
+        y = jnp.einsum("gj,bcojt->bcogt", A, y)
+    return y
 
 
 def _transform(plan: _Plan, filt, x):
@@ -444,6 +696,13 @@ class SpiralScattering:
         Log2 of the width (in bins) of the chroma low-pass; the chroma wavelets are
         Andén's bank ``(J_chroma, Q=1)`` along log-frequency. ``None`` means
         ``round(log2(Q / 3))`` (2 for ``Q = 12``); ``2**J_chroma`` must not exceed ``Q``.
+    F : int, "global" or None, keyword-only
+        Averaging of the spiral order along log-frequency, as joint scattering's ``F``:
+        ``None`` (default) none; an integer: a Gaussian low-pass of width ``F`` bins
+        along ``gamma`` (after the time average), sampled every ``2**floor(log2 F)``
+        bins; ``"global"``: the sum over ``gamma``. At most the lattice's
+        ``n_octaves * Q`` bins. ``F = Q`` keeps about one row per octave. Orders 0 and 1
+        are not averaged.
     format : "time" or "joint", keyword-only
         Output layout (see Call).
     chunk_size : int or None, keyword-only
@@ -458,17 +717,21 @@ class SpiralScattering:
       rows, by decreasing centre frequency), then the spiral paths grouped by time
       wavelet ``n2``, chroma filter (low-pass, spin +1 wavelets from the finest, spin -1
       wavelets), octave filter (low-pass, spin +1, spin -1) and lattice position
-      ``gamma`` ascending (from the lowest active bin up). See `meta`.
+      ``gamma`` ascending (from the lowest active bin up; with ``F``, the sampled
+      positions, or one row for ``"global"``). See `meta`.
     * ``format="joint"``: a dict with ``"order0"`` ``(..., 1, n_frames)``, ``"order1"``
       ``(..., n1, n_frames)`` and ``"order2"`` ``(..., n_j2, n_chroma, 3, n_oct, Q,
       n_frames)`` on the full (octave, chroma) lattice, zero where a path does not exist
-      (``j2 <= j1``) — the same numbers as ``"time"``.
+      (``j2 <= j1``) — the same numbers as ``"time"``. With an integer ``F`` the last
+      lattice axis is ``Q // 2**floor(log2 F)`` (the stride must divide ``Q``); with
+      ``"global"`` both lattice axes are 1.
 
     Examples
     --------
     >>> S = SpiralScattering(J=8, shape=2**16, Q=12)
     >>> Sx = jax.jit(S)(x)                # (..., S.output_size(), 2**16 // 2**8)
     >>> m = S.meta(); m["octave_spin"], m["chroma_spin"]
+    >>> SpiralScattering(J=8, shape=2**16, Q=12, F=12).output_size()  # a compact spiral
     """
 
     J: int = static_field()
@@ -476,6 +739,7 @@ class SpiralScattering:
     Q: Any = static_field()
     T: Any = static_field(default=None)
     J_chroma: Any = static_field(default=None, kw_only=True)
+    F: Any = static_field(default=None, kw_only=True)
     format: str = static_field(default="time", kw_only=True)
     chunk_size: Any = static_field(default=None, kw_only=True)
     filters: dict | None = dataclasses.field(default=None, kw_only=True)
@@ -508,10 +772,24 @@ class SpiralScattering:
         check_choice("format", self.format, ("time", "joint"))
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size, min=1)
-        for name, value in (("J", J), ("shape", shape), ("Q", Q), ("J_chroma", J_chroma)):
+        F = self.F
+        if F is not None and F != "global":
+            if isinstance(F, bool) or not isinstance(F, (int, np.integer)):
+                raise ParameterError(
+                    f"F must be None (no averaging along log-frequency), 'global' or an "
+                    f"integer number of bins >= 1, got {F!r}"
+                )
+            F = check_int("F", F, min=1)
+        for name, value in (("J", J), ("shape", shape), ("Q", Q), ("J_chroma", J_chroma), ("F", F)):
             object.__setattr__(self, name, value)
+        plan, tleaves, sleaves = _build(J, shape, Q, self.T, J_chroma, F)  # validates (cached)
+        if self.format == "joint" and F is not None and F != "global" and Q[0] % plan.stride_F:
+            raise ParameterError(
+                f"format='joint' with F={F} needs the stride along log-frequency "
+                f"(2**floor(log2 F) = {plan.stride_F} bins) to divide Q={Q[0]}, so that the "
+                f"rows keep the (octave, chroma) lattice; use format='time' or another F"
+            )
         if self.filters is None:
-            _, tleaves, sleaves = _build(J, shape, Q, self.T, J_chroma)
             object.__setattr__(
                 self,
                 "filters",
@@ -524,7 +802,7 @@ class SpiralScattering:
     # -- planning (static, cached) --
     @property
     def _plan(self) -> _Plan:
-        return _build(self.J, self.shape, self.Q, self.T, self.J_chroma)[0]
+        return _build(self.J, self.shape, self.Q, self.T, self.J_chroma, self.F)[0]
 
     @property
     def n_octaves(self) -> int:
@@ -539,7 +817,7 @@ class SpiralScattering:
     def output_size(self) -> int:
         """Number of paths of the ``format="time"`` output."""
         plan = self._plan
-        n2 = sum(plan.n_chroma * 3 * (plan.L - o2.o0) for o2 in plan.order2)
+        n2 = sum(plan.n_chroma * 3 * len(plan.positions(o2)) for o2 in plan.order2)
         return len(plan.time.order_paths) + n2
 
     def meta(self) -> dict[str, Any]:
@@ -559,7 +837,9 @@ class SpiralScattering:
           ``J_chroma`` for the low-pass), ``chroma_spin`` (0 low-pass, +1 up, -1 down);
         * ``octave_xi`` (cycles per octave: 0 or 1/3), ``octave_spin`` (0, +1, -1);
           the spiral columns are NaN for orders 0 and 1;
-        * ``key``: a tuple per path: ``()``, ``(n1,)``, or ``(n2, c, o, gamma)``.
+        * ``key``: a tuple per path: ``()``, ``(n1,)``, or ``(n2, c, o, gamma)``
+          (``(n2, c, o)`` with ``F="global"``, whose ``gamma`` is NaN). With an integer
+          ``F``, ``gamma`` is the centre of the average (a multiple of the stride).
         """
         plan = self._plan
         paths = list(plan.time.order_paths)
@@ -567,7 +847,8 @@ class SpiralScattering:
         for o2 in plan.order2:
             for c in range(plan.n_chroma):
                 for o in range(3):
-                    rows.extend((o2.n2, c, o, g) for g in range(o2.o0, plan.L))
+                    rows.extend((o2.n2, c, o, g) if g is not None else (o2.n2, c, o)
+                                for g in plan.positions(o2))
         n = len(paths) + len(rows)
         meta: dict[str, Any] = {"order": np.array([len(p) for p in paths] + [2] * len(rows))}
         for name in ("xi", "sigma", "j", "n"):
@@ -602,9 +883,11 @@ class SpiralScattering:
                     meta["gamma"][i], meta["octave"][i], meta["chroma"][i] = g, g // Q, g % Q
         nw = len(plan.chroma)
         lp_sigma = SIGMA0 / 2**plan.J_chroma
-        for k, (n2, c, o, g) in enumerate(rows):
+        for k, key in enumerate(rows):
+            n2, c, o = key[:3]
             i = len(paths) + k
-            put_bin(i, g)
+            if len(key) == 4:
+                put_bin(i, key[3])
             xi2, sigma2, j2 = plan.wavelets2[n2]
             meta["xi"][i, 1], meta["sigma"][i, 1], meta["j"][i, 1], meta["n"][i, 1] = xi2, sigma2, j2, n2
             if c == 0:
@@ -622,39 +905,61 @@ class SpiralScattering:
 
     # -- the transform --
     def __call__(self, x: jnp.ndarray):
+        """Apply the transform.
+
+        Parameters
+        ----------
+        x : array, shape (..., shape), real floating point
+
+        Returns
+        -------
+        array (..., n_paths, n_frames) for ``format="time"``; for ``format="joint"`` a
+        dict of ``"order0"``, ``"order1"`` and ``"order2"`` (see the class docstring).
+        """
         check_signal(x, length=self.shape)
         plan = self._plan
         batch = x.shape[:-1]
         xb = jnp.reshape(x, (-1, self.shape))
-        B = xb.shape[0]
         chunk = self.chunk_size
         if chunk is None:
             chunk = max(1, CHUNK_BYTES // max(1, plan.bytes_per_signal))
-        filt = self.filters
-        if B <= chunk:
-            s01, s2 = _transform(plan, filt, xb)
-        else:
-            n_full = B // chunk
-            head = xb[: n_full * chunk].reshape(n_full, chunk, self.shape)
-            s01, s2 = jax.lax.map(lambda c: _transform(plan, filt, c), head)
-            s01 = s01.reshape((n_full * chunk,) + s01.shape[2:])
-            s2 = tuple(a.reshape((n_full * chunk,) + a.shape[2:]) for a in s2)
-            if B % chunk:
-                t01, t2 = _transform(plan, filt, xb[n_full * chunk :])
-                s01 = jnp.concatenate([s01, t01], axis=0)
-                s2 = tuple(jnp.concatenate([a, b], axis=0) for a, b in zip(s2, t2))
-        n_frames = s01.shape[-1]
-        if self.format == "time":
-            flat = [s01] + [a.reshape(a.shape[0], -1, n_frames) for a in s2]
-            out = jnp.concatenate(flat, axis=1)
-            return jnp.reshape(out, batch + out.shape[1:])
-        lattice = []
-        for o2, a in zip(plan.order2, s2):
-            a = jnp.pad(a, [(0, 0)] * 3 + [(o2.o0, 0), (0, 0)])
-            lattice.append(a.reshape(a.shape[:3] + (plan.n_oct, plan.Q, n_frames)))
-        order2 = jnp.stack(lattice, axis=1)
-        return {
-            "order0": jnp.reshape(s01[:, :1], batch + (1, n_frames)),
-            "order1": jnp.reshape(s01[:, 1:], batch + (s01.shape[1] - 1, n_frames)),
-            "order2": jnp.reshape(order2, batch + order2.shape[1:]),
-        }
+        out = _apply(plan, int(chunk), self.format, self.filters, xb)
+        return jax.tree_util.tree_map(lambda a: jnp.reshape(a, batch + a.shape[1:]), out)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _apply(plan: _Plan, chunk: int, fmt: str, filt: dict, xb: jnp.ndarray):
+    """The transform of a batch (B, shape), ``chunk`` signals at a time (``jax.lax.map``).
+
+    Jitted on its own so that eager calls run one compiled program (cached per plan and
+    input shape); under an outer ``jit``/``grad``/``vmap`` it is inlined.
+    """
+    B = xb.shape[0]
+    if B <= chunk:
+        s01, s2 = _transform(plan, filt, xb)
+    else:
+        n_full = B // chunk
+        head = xb[: n_full * chunk].reshape(n_full, chunk, xb.shape[-1])
+        s01, s2 = jax.lax.map(lambda c: _transform(plan, filt, c), head)
+        s01 = s01.reshape((n_full * chunk,) + s01.shape[2:])
+        s2 = tuple(a.reshape((n_full * chunk,) + a.shape[2:]) for a in s2)
+        if B % chunk:
+            t01, t2 = _transform(plan, filt, xb[n_full * chunk :])
+            s01 = jnp.concatenate([s01, t01], axis=0)
+            s2 = tuple(jnp.concatenate([a, b], axis=0) for a, b in zip(s2, t2))
+    n_frames = s01.shape[-1]
+    if fmt == "time":
+        flat = [s01] + [a.reshape(a.shape[0], -1, n_frames) for a in s2]
+        return jnp.concatenate(flat, axis=1)
+    # the (octave, chroma) lattice, sampled every stride_F bins (one row for F="global")
+    st = plan.stride_F
+    n_pos = plan.L // st if plan.F != "global" else 1
+    lattice = []
+    for o2, a in zip(plan.order2, s2):
+        first = plan.positions(o2)[0]
+        a = jnp.pad(a, [(0, 0)] * 3 + [(0 if first is None else first // st, 0), (0, 0)])
+        shape = (plan.n_oct, plan.Q // st) if plan.F != "global" else (1, 1)
+        assert a.shape[3] == n_pos
+        lattice.append(a.reshape(a.shape[:3] + shape + (n_frames,)))
+    order2 = jnp.stack(lattice, axis=1)
+    return {"order0": s01[:, :1], "order1": s01[:, 1:], "order2": order2}

@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/jaxmusic recognition --data gm8 --quick --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --dist worksteal tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/scattering.py

@@ -50,7 +50,7 @@ def main(argv=None):
           f"{'compile s':>10s} {'speed-up':>9s} {'same samples':>13s}")
     presets = ["tiny"] + (["nsynth"] if a.nsynth else [])
     for preset in presets:
-        ae = W.WaveNetAutoencoder(preset, rngs=nnx.Rngs(0))
+        ae = W.WaveNetAutoencoder(config=preset, rngs=nnx.Rngs(0))
         cfg = ae.config
         for b in (a.batch if preset == "tiny" else [1]):
             key = jax.random.key(1)

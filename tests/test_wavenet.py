@@ -52,17 +52,17 @@ def test_mu_law_is_librosas():
 
 def test_parameter_counts_nsynth_and_tiny():
     # NSynth's model (Engel et al. 2017, h512_bo16) built abstractly: no 250 MB allocation
-    nsynth = nnx.eval_shape(lambda: W.WaveNetAutoencoder("nsynth", rngs=nnx.Rngs(0)))
+    nsynth = nnx.eval_shape(lambda: W.WaveNetAutoencoder(config="nsynth", rngs=nnx.Rngs(0)))
     assert W.count_params(nsynth) == W.expected_params(W.WAVENET_PRESETS["nsynth"]) == 61_804_048
     assert nsynth.config.receptive_field == 6141 and nsynth.config.hop == 512 and nsynth.config.latent == 16
-    tiny = nnx.eval_shape(lambda: W.WaveNetAutoencoder("tiny", rngs=nnx.Rngs(0)))
+    tiny = nnx.eval_shape(lambda: W.WaveNetAutoencoder(config="tiny", rngs=nnx.Rngs(0)))
     assert W.count_params(tiny) == W.expected_params(W.WAVENET_PRESETS["tiny"]) == 136_904
-    tr = nnx.eval_shape(lambda: W.MusicTranslator("tiny", n_domains=3, rngs=nnx.Rngs(0)))
+    tr = nnx.eval_shape(lambda: W.MusicTranslator(config="tiny", n_domains=3, rngs=nnx.Rngs(0)))
     assert W.count_params(tr) == W.expected_params(W.WAVENET_PRESETS["tiny"], n_decoders=3, classifier=64, n_domains=3)
 
 
 def test_shapes_and_causality():
-    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(0))
+    ae = W.WaveNetAutoencoder(config=SMALL, rngs=nnx.Rngs(0))
     x = jnp.asarray(np.random.default_rng(0).uniform(-0.5, 0.5, (2, 128)), jnp.float32)
     z = nnx.jit(lambda m, x: m.encode(x))(ae, x)
     assert z.shape == (2, 8, SMALL.latent)
@@ -79,7 +79,7 @@ def test_shapes_and_causality():
 
 # ---------------------------------------------------------------------------- cached generation
 def test_cached_logits_equal_the_full_decoder():
-    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(1))
+    ae = W.WaveNetAutoencoder(config=SMALL, rngs=nnx.Rngs(1))
     x = jnp.asarray(0.4 * np.sin(np.arange(2 * 128) / 3.0).reshape(2, 128), jnp.float32)
     q, z = W.mu_law_encode(x), nnx.jit(lambda m, x: m.encode(x))(ae, x)
     full = nnx.jit(lambda m, q, z: m.decoder(W.decoder_inputs(q), z))(ae, q, z)
@@ -89,7 +89,7 @@ def test_cached_logits_equal_the_full_decoder():
 
 @pytest.mark.parametrize("temperature", [1.0, 0.0])
 def test_cached_generation_equals_naive_and_vmap_equals_loop(temperature):
-    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(2))
+    ae = W.WaveNetAutoencoder(config=SMALL, rngs=nnx.Rngs(2))
     z = jax.random.normal(jax.random.key(3), (2, 8, SMALL.latent))
     key = jax.random.key(4)
     fast = W.generate(key, ae.decoder, z, temperature=temperature)
@@ -105,7 +105,7 @@ def test_cached_generation_equals_naive_and_vmap_equals_loop(temperature):
 
 
 def test_generation_bad_input():
-    ae = W.WaveNetAutoencoder(SMALL, rngs=nnx.Rngs(0))
+    ae = W.WaveNetAutoencoder(config=SMALL, rngs=nnx.Rngs(0))
     with pytest.raises(jaxmusic.ParameterError, match="codes must have shape"):
         W.generate(jax.random.key(0), ae.decoder, jnp.zeros((1, 4, SMALL.latent + 1)))
     with pytest.raises(jaxmusic.ParameterError, match="key must be a jax.random.key"):
@@ -115,9 +115,9 @@ def test_generation_bad_input():
     with pytest.raises(jaxmusic.ParameterError, match="100 samples.*multiple of its hop"):
         ae.encode(jnp.zeros((1, 100)))
     with pytest.raises(jaxmusic.ParameterError, match="unknown WaveNet preset 'huge'"):
-        W.WaveNetAutoencoder("huge", rngs=nnx.Rngs(0))
+        W.WaveNetAutoencoder(config="huge", rngs=nnx.Rngs(0))
     with pytest.raises(jaxmusic.ParameterError, match="n_domains"):
-        W.MusicTranslator(SMALL, n_domains=1, rngs=nnx.Rngs(0))
+        W.MusicTranslator(config=SMALL, n_domains=1, rngs=nnx.Rngs(0))
 
 
 # ---------------------------------------------------------------------------- augmentation
@@ -140,7 +140,7 @@ def test_translator_step_alternates_and_touches_the_batch_domain_only():
     from jaxmusic.train.step import zero_sums
 
     mesh = make_mesh()
-    model = W.MusicTranslator(SMALL, n_domains=2, rngs=nnx.Rngs(0))
+    model = W.MusicTranslator(config=SMALL, n_domains=2, rngs=nnx.Rngs(0))
     steps = WN._translator_steps(model, learning_rate=1e-2, lambda_=1e-2, augment=True, seed=0, mesh=mesh)
     state = steps.init()
     batch = {"x": np.stack([tone(220)[:256], tone(330)[:256]]), "y": np.zeros(2, np.int32), "mask": np.ones(2, bool)}
@@ -232,14 +232,14 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
     src = tmp_path / "a.wav"
     jaxmusic.audio.save(src, tone(220, seconds=1.0), SR)
     over = [f"--config={k}={v}" for k, v in SMALL.to_json().items()]
-    args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "40", "--eval-every", "5", "--quiet"]
+    args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "24", "--eval-every", "4", "--quiet"]
     cmd = [sys.executable, "-m", "jaxmusic.cli", "train-wavenet", str(src), *args]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         steps = [int(p.name) for p in (killed / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
-        if steps and max(steps) >= 10:
+        if steps and max(steps) >= 8:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the training finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
@@ -249,9 +249,9 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
     done = subprocess.run(cmd + ["--out", str(killed)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((killed / "wavenet.json").read_text())["info"]
-    assert info["resumed_from"] and info["resumed_from"] >= 10 and info["steps_taken"] == 40
+    assert info["resumed_from"] and info["resumed_from"] >= 8 and info["steps_taken"] == 24
     y, _ = jaxmusic.audio.load(src, sr=SR)
-    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=40, eval_every=5, progress=False)
+    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=24, eval_every=4, progress=False)
     got = jax.tree.leaves(nnx.state(WN.load_wavenet(killed).model, nnx.Param))
     want = jax.tree.leaves(nnx.state(whole.model, nnx.Param))
     for p, q in zip(got, want):
@@ -262,7 +262,7 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
 def test_translation_experiment_quick(tmp_path):
     from jaxmusic.experiments import run_translation
 
-    r = run_translation(tmp_path, quick=True, steps=10, n_notes=2, config=SMALL, progress=False)
+    r = run_translation(tmp_path, quick=True, steps=4, n_notes=2, config=SMALL, progress=False)
     assert set(r["pitch_test"]) == {"identity, trumpet", "translation trumpet -> flute", "identity, flute",
                                     "translation flute -> trumpet"}
     assert r["pitch_test"]["identity, trumpet"]["lost_share"] <= 0.5

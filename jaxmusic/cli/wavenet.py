@@ -120,7 +120,7 @@ def run_train_wavenet(args) -> int:
                        seed=args.seed, out=args.out, progress=not args.quiet)
     out = Path(args.out)
     name, y = inputs[0]
-    y = y[: 2 * sr]
+    y = y[:sr]  # a second of it
     _write(out, "reconstruction", {f"input ({Path(name).name})": y}, reconstruct(wm, y), sr,
            "WaveNet autoencoder: a training sound, encoded and generated back")
     _report(wm, out)
@@ -146,7 +146,7 @@ def run_train_translator(args) -> int:
                           seed=args.seed, out=args.out, progress=not args.quiet)
     out = Path(args.out)
     name, y = domains[0][0]
-    y = y[: 2 * sr]
+    y = y[:sr]  # a second of it
     _write(out, "translation", {f"input ({names[0]}: {Path(name).name})": y}, translate(wm, y, 1), sr,
            f"universal music translator: {names[0]} -> {names[1]}")
     _report(wm, out)

@@ -213,7 +213,7 @@ def _check_audio(x, name: str, hop: int) -> None:
 class WaveNetEncoder(nnx.Module):
     """Non-causal dilated residual encoder: (batch, samples) audio -> (batch, samples // hop, latent)."""
 
-    def __init__(self, config: WaveNetConfig, *, rngs: nnx.Rngs):
+    def __init__(self, *, config: WaveNetConfig, rngs: nnx.Rngs):
         c = self.config = config
         self.start = _conv(1, c.encoder_width, c.encoder_kernel, rngs, causal=False)
         self.dilated = nnx.List([_conv(c.encoder_width, c.encoder_width, c.encoder_kernel, rngs,
@@ -241,7 +241,7 @@ class WaveNetDecoder(nnx.Module):
     hop, latent); returns (batch, samples, 256) logits.
     """
 
-    def __init__(self, config: WaveNetConfig, *, rngs: nnx.Rngs):
+    def __init__(self, *, config: WaveNetConfig, rngs: nnx.Rngs):
         c = self.config = config
         r, s = c.residual, c.skip
         self.start = _conv(1, r, c.decoder_kernel, rngs)
@@ -287,7 +287,7 @@ class WaveNetAutoencoder(nnx.Module):
 
     Examples
     --------
-    >>> ae = WaveNetAutoencoder("tiny", rngs=nnx.Rngs(0))
+    >>> ae = WaveNetAutoencoder(config="tiny", rngs=nnx.Rngs(0))
     >>> q = mu_law_encode(audio)                 # audio: (batch, samples), samples % 64 == 0
     >>> ae(audio).shape                          # teacher-forced logits of every sample
     (batch, samples, 256)
@@ -295,12 +295,12 @@ class WaveNetAutoencoder(nnx.Module):
     >>> out = mu_law_decode(generate(jax.random.key(0), ae.decoder, codes))
     """
 
-    def __init__(self, config: WaveNetConfig | str = "tiny", *, rngs: nnx.Rngs):
+    def __init__(self, *, config: WaveNetConfig | str = "tiny", rngs: nnx.Rngs):
         self.config = wavenet_config(config) if isinstance(config, str) else config
         if not isinstance(self.config, WaveNetConfig):
             raise ParameterError(f"config must be a WaveNetConfig or a preset name, got {config!r}")
-        self.encoder = WaveNetEncoder(self.config, rngs=rngs)
-        self.decoder = WaveNetDecoder(self.config, rngs=rngs)
+        self.encoder = WaveNetEncoder(config=self.config, rngs=rngs)
+        self.decoder = WaveNetDecoder(config=self.config, rngs=rngs)
 
     def encode(self, x: jax.Array) -> jax.Array:
         """(batch, samples) audio in [-1, 1] -> (batch, samples // hop, latent) codes."""
@@ -315,7 +315,7 @@ class DomainClassifier(nnx.Module):
     """Mor et al.'s domain-confusion network: three 1-d convolutions (kernel 3, ELU) on the
     latent codes, a 1x1 to ``n_domains`` logits, averaged over time."""
 
-    def __init__(self, latent: int, n_domains: int, *, width: int = 64, rngs: nnx.Rngs):
+    def __init__(self, *, latent: int, n_domains: int, width: int = 64, rngs: nnx.Rngs):
         self.convs = nnx.List([_conv(latent, width, 3, rngs, causal=False), _conv(width, width, 3, rngs, causal=False),
                                _conv(width, width, 3, rngs, causal=False)])
         self.out = nnx.Linear(width, n_domains, rngs=rngs)
@@ -344,14 +344,14 @@ class MusicTranslator(nnx.Module):
     rngs : nnx.Rngs, keyword-only
     """
 
-    def __init__(self, config: WaveNetConfig | str = "tiny", *, n_domains: int, classifier_width: int = 64,
+    def __init__(self, *, config: WaveNetConfig | str = "tiny", n_domains: int, classifier_width: int = 64,
                  rngs: nnx.Rngs):
         self.config = wavenet_config(config) if isinstance(config, str) else config
         self.n_domains = check_int("n_domains", n_domains, min=2)
         self.classifier_width = check_int("classifier_width", classifier_width, min=1)
-        self.encoder = WaveNetEncoder(self.config, rngs=rngs)
-        self.decoders = nnx.List([WaveNetDecoder(self.config, rngs=rngs) for _ in range(self.n_domains)])
-        self.classifier = DomainClassifier(self.config.latent, self.n_domains, width=classifier_width, rngs=rngs)
+        self.encoder = WaveNetEncoder(config=self.config, rngs=rngs)
+        self.decoders = nnx.List([WaveNetDecoder(config=self.config, rngs=rngs) for _ in range(self.n_domains)])
+        self.classifier = DomainClassifier(latent=self.config.latent, n_domains=self.n_domains, width=classifier_width, rngs=rngs)
 
     def check_domain(self, domain) -> int:
         if isinstance(domain, bool) or not isinstance(domain, (int, np.integer)) or not 0 <= int(domain) < self.n_domains:

@@ -286,7 +286,7 @@ def train_wavenet(
     import jax
 
     q = np.asarray(jax.jit(_classes)(x))
-    model = WaveNetAutoencoder(cfg, rngs=nnx.Rngs(seed))
+    model = WaveNetAutoencoder(config=cfg, rngs=nnx.Rngs(seed))
     batch_size = min(check_int("batch_size", batch_size, min=1), len(tr))
     result = train.minimize(
         model, x[tr], q[tr], loss=wavenet_loss, val=(x[va], q[va]) if len(va) else None,
@@ -506,7 +506,7 @@ def train_translator(
     batch_size = min(check_int("batch_size", batch_size, min=1), min(len(a) for a in xs))
     check_batch_size(batch_size, mesh)
     steps_total = check_int("steps", steps, min=1)
-    model = MusicTranslator(cfg, n_domains=len(names), classifier_width=classifier_width, rngs=nnx.Rngs(seed))
+    model = MusicTranslator(config=cfg, n_domains=len(names), classifier_width=classifier_width, rngs=nnx.Rngs(seed))
     patience, eval_every, checkpoint_every, _, out_dir = _schedule(
         len(x), batch_size, val=(vx, vd) if n_val else None, patience=patience, eval_every=eval_every,
         checkpoint_every=None, optimizer=None, learning_rate=learning_rate, out=out)
@@ -702,10 +702,10 @@ def load_wavenet(folder, *, preset: str | None = None, kind: str | None = None) 
         raise ParameterError(f"{folder} holds a model of another configuration than preset {preset!r}: "
                              + "; ".join(diff))
     if saved_kind == "translator":
-        model = MusicTranslator(cfg, n_domains=len(desc["domains"]), classifier_width=desc["classifier_width"],
+        model = MusicTranslator(config=cfg, n_domains=len(desc["domains"]), classifier_width=desc["classifier_width"],
                                 rngs=nnx.Rngs(0))
     elif saved_kind == "autoencoder":
-        model = WaveNetAutoencoder(cfg, rngs=nnx.Rngs(0))
+        model = WaveNetAutoencoder(config=cfg, rngs=nnx.Rngs(0))
     else:
         raise ParameterError(f"{f}: unknown kind {saved_kind!r}")
     abstract = nnx.state(model, nnx.Param)

@@ -24,6 +24,8 @@ from jaxmusic.synthesis import wavenet as WN
 SMALL = W.wavenet_config("tiny", encoder_layers=3, encoder_stages=3, decoder_layers=4, decoder_stages=4, hop=16,
                          residual=16, skip=16, encoder_width=16)
 SR = SMALL.sr
+KILL = W.wavenet_config("tiny", encoder_layers=1, encoder_stages=1, decoder_layers=2, decoder_stages=2, hop=16,
+                        residual=8, skip=8, encoder_width=8)  # the kill-and-resume test's: compiles fastest
 
 
 def tone(f0, seconds=0.5, sr=SR, amp=0.5):
@@ -31,10 +33,16 @@ def tone(f0, seconds=0.5, sr=SR, amp=0.5):
     return (amp * np.sin(2 * np.pi * f0 * t) * np.minimum(1, 20 * t)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def translator():
-    return WN.train_translator({"low": [tone(220)], "high": [tone(660)]}, config=SMALL, crop=256, steps=4,
-                               eval_every=2, batch_size=4, progress=False)
+def _translator(tmp_path):
+    # from the command line on built-in notes; one step: DomainSampler's batch 0 is of domain 0 (trumpet)
+    from jaxmusic.cli import main
+
+    over = [f"--config={k}={v}" for k, v in SMALL.to_json().items()]
+    folder = tmp_path / "tr"
+    assert main(["train-translator", "gm8:trumpet:66", "gm8:flute:72", *over, "--crop", "256", "--steps", "1",
+                 "--batch-size", "4", "--quiet", "--out", str(folder)]) == 0
+    assert (folder / "translation.wav").is_file() and (folder / "translation.png").is_file()
+    return WN.load_wavenet(folder, kind="translator")
 
 
 # ---------------------------------------------------------------------------- architecture
@@ -87,21 +95,22 @@ def test_cached_logits_equal_the_full_decoder():
     np.testing.assert_allclose(np.asarray(cached), np.asarray(full), rtol=1e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.0])
-def test_cached_generation_equals_naive_and_vmap_equals_loop(temperature):
+def test_cached_generation_equals_naive_and_vmap_equals_loop():
     ae = W.WaveNetAutoencoder(config=SMALL, rngs=nnx.Rngs(2))
     z = jax.random.normal(jax.random.key(3), (2, 8, SMALL.latent))
     key = jax.random.key(4)
-    fast = W.generate(key, ae.decoder, z, temperature=temperature)
-    slow = W.naive_generate(key, ae.decoder, z, temperature=temperature)
+    fast = W.generate(key, ae.decoder, z)
+    slow = W.naive_generate(key, ae.decoder, z)
     np.testing.assert_array_equal(np.asarray(fast), np.asarray(slow))
     assert fast.shape == (2, 128) and fast.dtype == jnp.int32
-    if temperature:
-        assert len(np.unique(np.asarray(fast))) > 5  # sampled, not constant
+    assert len(np.unique(np.asarray(fast))) > 5  # sampled, not constant
     keys = jax.random.split(key, 2)  # the batch's per-sequence keys: a sequence alone draws the same samples
-    for b in range(2):
-        one = W.generate(keys[b:b + 1], ae.decoder, z[b:b + 1], temperature=temperature)
-        np.testing.assert_array_equal(np.asarray(one[0]), np.asarray(fast[b]))
+    one = W.generate(keys[1:], ae.decoder, z[1:])
+    np.testing.assert_array_equal(np.asarray(one[0]), np.asarray(fast[1]))
+    # greedy: every sample is the most likely class of the full decoder given the samples before it
+    greedy = W.generate(key, ae.decoder, z, temperature=0)
+    logits = nnx.jit(lambda m, q, z: m(W.decoder_inputs(q), z))(ae.decoder, greedy, z)
+    np.testing.assert_array_equal(np.asarray(jnp.argmax(logits, axis=-1)), np.asarray(greedy))
 
 
 def test_generation_bad_input():
@@ -135,29 +144,19 @@ def test_pitch_augment_shifts_one_segment_only():
 
 
 # ---------------------------------------------------------------------------- training
-def test_translator_step_alternates_and_touches_the_batch_domain_only():
-    from jaxmusic.train.mesh import make_mesh, replicate
-    from jaxmusic.train.step import zero_sums
+def _check_one_alternating_step(translator):
+    # the same initial model as train_translator's (seed 0), against the model after its one step
+    start = W.MusicTranslator(config=SMALL, n_domains=2, rngs=nnx.Rngs(0))
+    before, after = nnx.state(start, nnx.Param), nnx.state(translator.model, nnx.Param)
 
-    mesh = make_mesh()
-    model = W.MusicTranslator(config=SMALL, n_domains=2, rngs=nnx.Rngs(0))
-    steps = WN._translator_steps(model, learning_rate=1e-2, lambda_=1e-2, augment=True, seed=0, mesh=mesh)
-    state = steps.init()
-    batch = {"x": np.stack([tone(220)[:256], tone(330)[:256]]), "y": np.zeros(2, np.int32), "mask": np.ones(2, bool)}
-    new, sums = steps.train(state, batch, replicate(zero_sums(False), mesh), steps.consts)
-    before, after = nnx.State(state.params), nnx.State(new.params)
+    def moved(a, b):
+        return max(float(jnp.abs(p - q).max()) for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
-    def moved(path):
-        a = jax.tree.leaves(jax.tree_util.tree_map(lambda v: v, before[path]))
-        b = jax.tree.leaves(jax.tree_util.tree_map(lambda v: v, after[path]))
-        return max(float(jnp.abs(p - q).max()) for p, q in zip(a, b))
-
-    assert moved("encoder") > 0 and moved("classifier") > 0
-    assert moved("decoders")  # decoder 0 trained ...
-    d1 = [float(jnp.abs(p - q).max()) for p, q in zip(jax.tree.leaves(before["decoders"][1]),
-                                                       jax.tree.leaves(after["decoders"][1]))]
-    assert max(d1) == 0.0  # ... decoder 1 untouched by a domain-0 batch
-    assert float(sums["count"]) == 2 and np.isfinite(float(sums["loss"]))
+    assert moved(before["encoder"], after["encoder"]) > 0      # the autoencoder update
+    assert moved(before["classifier"], after["classifier"]) > 0  # the classifier update
+    assert moved(before["decoders"][0], after["decoders"][0]) > 0  # the batch's domain's decoder ...
+    assert moved(before["decoders"][1], after["decoders"][1]) == 0.0  # ... and not the other one
+    assert translator.info["steps_taken"] == 1 and np.isfinite(translator.info["train_loss"])
 
 
 def test_autoencoder_learns_and_saves(tmp_path):
@@ -185,9 +184,9 @@ def test_autoencoder_learns_and_saves(tmp_path):
         WN.translate(wm, y, 0)
 
 
-def test_translator_translates_and_refuses_bad_domains(translator, tmp_path):
+def _check_translation_and_bad_domains(translator):
     y = tone(220, seconds=0.3)
-    out = WN.translate(translator, y, "high")
+    out = WN.translate(translator, y, "flute")
     assert out.shape == y.shape and out.dtype == np.float32 and np.isfinite(out).all()
     np.testing.assert_array_equal(out, WN.translate(translator, y, 1))
     # audio at another rate is resampled to the model's: same length in time
@@ -195,8 +194,8 @@ def test_translator_translates_and_refuses_bad_domains(translator, tmp_path):
     assert WN.translate(translator, y16, 1, sr=16000).shape == (len(y),)
     with pytest.raises(jaxmusic.ParameterError, match=r"domain must be an integer in \[0, 2\).*got 2"):
         WN.translate(translator, y, 2)
-    with pytest.raises(jaxmusic.ParameterError, match="unknown domain 'mid'.*low, high"):
-        WN.translate(translator, y, "mid")
+    with pytest.raises(jaxmusic.ParameterError, match="unknown domain 'violin'.*trumpet, flute"):
+        WN.translate(translator, y, "violin")
     with pytest.raises(jaxmusic.AudioError):
         WN.translate(translator, np.full(400, np.nan, np.float32), 1)
     with pytest.raises(jaxmusic.ParameterError, match="peaks at 1.5"):
@@ -207,33 +206,39 @@ def test_translator_translates_and_refuses_bad_domains(translator, tmp_path):
         WN.train_translator({"a": [y], "b": [y]}, config=SMALL, crop=250, steps=1)
     with pytest.raises(jaxmusic.ParameterError, match="domain 'b' is silent"):
         WN.train_translator({"a": [y], "b": [0 * y]}, config=SMALL, crop=256, steps=1)
-    assert set(translator.info) >= {"val_domain_accuracy", "steps_taken"} and translator.info["steps_taken"] == 4
+    assert 0 <= translator.info["val_domain_accuracy"] <= 100
 
 
-def test_cli_translate_and_hybridize_with_a_saved_translator(translator, tmp_path):
+def _check_cli(translator, tmp_path):
     from jaxmusic.cli import main
 
-    folder = WN.save_wavenet(translator, tmp_path / "tr")
+    folder = WN.save_wavenet(translator, tmp_path / "saved")
     src = tmp_path / "in.wav"
     jaxmusic.audio.save(src, tone(220, seconds=0.3, sr=16000), 16000)
-    assert main(["translate", "--model", str(folder), "--to", "high", str(src), "-o", str(tmp_path / "o.wav")]) == 0
+    assert main(["translate", "--model", str(folder), "--to", "flute", str(src), "-o", str(tmp_path / "o.wav")]) == 0
     y, sr = jaxmusic.audio.load(tmp_path / "o.wav", sr=None)
     assert sr == SR and len(y) == int(0.3 * SR) and (tmp_path / "o.png").is_file()
     assert main(["hybridize", "--method", "wavenet", "--model", str(folder), str(src), "-o", str(tmp_path / "h.wav"),
-                 "-p", "to=low"]) == 0
+                 "-p", "to=trumpet"]) == 0
     assert main(["hybridize", "--method", "wavenet", "--model", str(folder), str(src), str(src),
                  "-o", str(tmp_path / "m.wav"), "--alpha", "0.3"]) == 0
     assert main(["translate", "--model", str(folder), "--to", "7", str(src), "-o", str(tmp_path / "x.wav")]) == 2
     assert main(["translate", "--model", str(tmp_path), str(src), "-o", str(tmp_path / "x.wav")]) == 2
 
 
+def test_translator_step_translation_cli_and_bad_domains(tmp_path):
+    # one trained translator for all three checks (a module fixture would be built once per xdist worker)
+    translator = _translator(tmp_path)
+    _check_one_alternating_step(translator)
+    _check_translation_and_bad_domains(translator)
+    _check_cli(translator, tmp_path)
+
+
 # ---------------------------------------------------------------------------- a killed training resumes
 def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
-    src = tmp_path / "a.wav"
-    jaxmusic.audio.save(src, tone(220, seconds=1.0), SR)
-    over = [f"--config={k}={v}" for k, v in SMALL.to_json().items()]
+    over = [f"--config={k}={v}" for k, v in KILL.to_json().items()]
     args = [*over, "--crop", "256", "--batch-size", "4", "--steps", "24", "--eval-every", "4", "--quiet"]
-    cmd = [sys.executable, "-m", "jaxmusic.cli", "train-wavenet", str(src), *args]
+    cmd = [sys.executable, "-m", "jaxmusic.cli", "train-wavenet", "gm8:trumpet:66", *args]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -250,8 +255,10 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((killed / "wavenet.json").read_text())["info"]
     assert info["resumed_from"] and info["resumed_from"] >= 8 and info["steps_taken"] == 24
-    y, _ = jaxmusic.audio.load(src, sr=SR)
-    whole = WN.train_wavenet([y], config=SMALL, crop=256, batch_size=4, steps=24, eval_every=4, progress=False)
+    from jaxmusic.synthesis._common import read_inputs
+
+    assert (killed / "reconstruction.wav").is_file()
+    whole = WN.train_wavenet([y for _, y in read_inputs(["gm8:trumpet:66"], sr=SR)], config=KILL, crop=256, batch_size=4, steps=24, eval_every=4, progress=False)
     got = jax.tree.leaves(nnx.state(WN.load_wavenet(killed).model, nnx.Param))
     want = jax.tree.leaves(nnx.state(whole.model, nnx.Param))
     for p, q in zip(got, want):
@@ -262,7 +269,7 @@ def test_killed_wavenet_training_resumes_to_the_same_model(tmp_path):
 def test_translation_experiment_quick(tmp_path):
     from jaxmusic.experiments import run_translation
 
-    r = run_translation(tmp_path, quick=True, steps=4, n_notes=2, config=SMALL, progress=False)
+    r = run_translation(tmp_path, quick=True, steps=2, n_notes=2, config=SMALL, progress=False)
     assert set(r["pitch_test"]) == {"identity, trumpet", "translation trumpet -> flute", "identity, flute",
                                     "translation flute -> trumpet"}
     assert r["pitch_test"]["identity, trumpet"]["lost_share"] <= 0.5

@@ -38,6 +38,7 @@ def _training_options(p):
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-sample", action="store_true", help="do not generate the example sound after training")
 
 
 def add_wavenet_subcommands(sub) -> None:
@@ -121,8 +122,9 @@ def run_train_wavenet(args) -> int:
     out = Path(args.out)
     name, y = inputs[0]
     y = y[:sr]  # a second of it
-    _write(out, "reconstruction", {f"input ({Path(name).name})": y}, reconstruct(wm, y), sr,
-           "WaveNet autoencoder: a training sound, encoded and generated back")
+    if not args.no_sample:
+        _write(out, "reconstruction", {f"input ({Path(name).name})": y}, reconstruct(wm, y), sr,
+               "WaveNet autoencoder: a training sound, encoded and generated back")
     _report(wm, out)
     return 0
 
@@ -147,8 +149,9 @@ def run_train_translator(args) -> int:
     out = Path(args.out)
     name, y = domains[0][0]
     y = y[:sr]  # a second of it
-    _write(out, "translation", {f"input ({names[0]}: {Path(name).name})": y}, translate(wm, y, 1), sr,
-           f"universal music translator: {names[0]} -> {names[1]}")
+    if not args.no_sample:
+        _write(out, "translation", {f"input ({names[0]}: {Path(name).name})": y}, translate(wm, y, 1), sr,
+               f"universal music translator: {names[0]} -> {names[1]}")
     _report(wm, out)
     return 0
 

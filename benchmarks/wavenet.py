@@ -16,24 +16,18 @@ not timed).
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import numpy as np
 from flax import nnx
 
 from jaxmusic.models import wavenet as W
+from _harness import best_of  # noqa: E402
 
 
 def timed(f, repeats):
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(f())
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f())
-        best = min(best, time.perf_counter() - t0)
+    """(result, compile seconds, best of ``repeats`` seconds) of a jitted call."""
+    first, best, out = best_of(f, repeats)
     return out, first - best, best
 
 

@@ -15,7 +15,6 @@ import pytest
 from flax import nnx
 
 import jaxmusic
-from jaxmusic import models
 from jaxmusic.models import wavenet as W
 from jaxmusic.synthesis import wavenet as WN
 

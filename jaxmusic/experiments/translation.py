@@ -40,7 +40,7 @@ TRANSLATION_QUICK = dict(steps=60, n_files=1, n_notes=4, domains=("trumpet", "fl
 TRANSLATION_FULL = dict(steps=1000, n_files=2, n_notes=10, domains=("trumpet", "flute"))
 
 
-def _model(kind, folder, train, *, steps, seed):
+def _model(folder, train, *, steps, seed):
     from ..synthesis.wavenet import load_wavenet
 
     folder = Path(folder)
@@ -125,9 +125,9 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
     audio = np.asarray(data.audio)
     notes_of = {d: audio[data.label == data.classes.index(d)] for d in doms}
     common = dict(config=cfg, steps=train_steps, eval_every=eval_every, seed=seed, progress=progress)
-    ae = _model("autoencoder", out / "models" / "wavenet", lambda: train_wavenet(
+    ae = _model(out / "models" / "wavenet", lambda: train_wavenet(
         notes_of[doms[0]], out=out / "models" / "wavenet", **common), steps=train_steps, seed=seed)
-    tr = _model("translator", out / "models" / "translator", lambda: train_translator(
+    tr = _model(out / "models" / "translator", lambda: train_translator(
         {d: notes_of[d] for d in doms}, out=out / "models" / "translator", **common), steps=train_steps, seed=seed)
 
     import json
@@ -160,11 +160,16 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
         mine = [r for r in melodies if r["class"] == d]
         other = doms[(doms.index(d) + 1) % len(doms)]
         tests[f"identity, {d}"] = pitch_test(lambda y, s: y, mine, sr=sr, progress=False, **pyin)
+        made = []  # the translations, in the order of ``mine`` (pitch_test's order): the figures reuse the first
+
+        def method(y, s, other=other, made=made):
+            made.append(translate(tr, y, other, seed=seed))
+            return made[-1]
+
         tests[f"translation {d} -> {other}"] = pitch_test(
-            lambda y, s, other=other: translate(tr, y, other, seed=seed), mine, sr=sr, progress=False,
-            out=out / f"pitch-{d.replace(' ', '-')}-to-{other.replace(' ', '-')}",
+            method, mine, sr=sr, progress=False, out=out / f"pitch-{d.replace(' ', '-')}-to-{other.replace(' ', '-')}",
             title=f"translation {d} -> {other}", **pyin)
-        outputs[("translation", d)] = translate(tr, mine[0]["audio"], other, seed=seed)
+        outputs[("translation", d)] = made[0]
     lost = {k: {"lost_share": float(v["lost_share"]), "n_notes": int(v["n_notes"])} for k, v in tests.items()}
     figure_pitch_test(tests[f"translation {doms[0]} -> {doms[1]}"], out / "pitch_test.png",
                       title=f"pitch test: {doms[0]} melodies translated to {doms[1]} (tiny preset)")

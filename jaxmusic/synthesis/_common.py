@@ -78,6 +78,36 @@ def prepare(y: Any, *, name: str, n_fft: int | None = None, sr: int | None = Non
     return y
 
 
+def training_signals(audio, *, sr: int, name: str = "audio") -> tuple[list, list]:
+    """A model's training sounds as mono float32 arrays at ``sr``, and their file names.
+
+    ``audio``: one array ``(samples,)``, a batch ``(n, samples)`` of mono signals (a
+    class's notes, not channels), a file path (loaded and resampled to ``sr``), or a
+    sequence of them; ``name`` names them in error messages. Returns
+    ``(signals, names)``, a name None for an array."""
+    from pathlib import Path
+
+    from ..audio import load
+
+    if hasattr(audio, "shape") and len(audio.shape) == 2:
+        items = list(audio)
+    else:
+        items = [audio] if (isinstance(audio, (str, Path)) or hasattr(audio, "shape")) else list(audio)
+    if not items:
+        who = "" if name == "audio" else f" for {name}"
+        raise ParameterError(f"no training audio{who}: pass an array, a file, or a list of them")
+    out, names = [], []
+    for i, item in enumerate(items):
+        if isinstance(item, (str, Path)):
+            y, _ = load(item, sr=sr)
+            out.append(prepare(y, name=str(item)))
+            names.append(str(item))
+        else:
+            out.append(prepare(item, name=f"{name}[{i}]"))
+            names.append(None)
+    return out, names
+
+
 def repeat_to(y: np.ndarray, n: int) -> np.ndarray:
     """``y`` tiled (repeated from its start) and cut to ``n`` samples."""
     y = np.asarray(y)

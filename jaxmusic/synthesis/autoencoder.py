@@ -40,7 +40,7 @@ import numpy as np
 from .._checks import ParameterError, check_int, check_real
 from .._files import write_json
 from ..fourier import istft, stft
-from ._common import prepare, repeat_to
+from ._common import prepare, repeat_to, training_signals
 
 __all__ = ["AutoencoderConfig", "TimbreAutoencoder", "train_autoencoder", "transfer", "morph",
            "reconstruct", "autoencoder_frames", "load_autoencoder", "save_autoencoder"]
@@ -284,28 +284,6 @@ def _sequences(signals, cfg: AutoencoderConfig, seq_len: int):
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32)
 
 
-def _signals(audio, sr: int) -> tuple[list, list]:
-    """``audio``: one array, a file path, or a sequence of them -> (mono float32 arrays at sr, names)."""
-    from ..audio import load
-
-    if hasattr(audio, "shape") and len(audio.shape) == 2:
-        items = list(audio)  # (n, samples): a batch of mono signals (a class's notes), not channels
-    else:
-        items = [audio] if (isinstance(audio, (str, Path)) or hasattr(audio, "shape")) else list(audio)
-    if not items:
-        raise ParameterError("no training audio: pass an array, a file, or a list of them")
-    out, names = [], []
-    for i, item in enumerate(items):
-        if isinstance(item, (str, Path)):
-            y, _ = load(item, sr=sr)
-            out.append(prepare(y, name=str(item)))
-            names.append(str(item))
-        else:
-            out.append(prepare(item, name=f"audio[{i}]"))
-            names.append(None)
-    return out, names
-
-
 def train_autoencoder(
     audio,
     *,
@@ -372,7 +350,7 @@ def train_autoencoder(
                             lstm=lstm, log=log, encoder=tuple(encoder), latent=latent, decoder=tuple(decoder))
     seq_len = check_int("seq_len", seq_len, min=1)
     val_fraction = check_real("val_fraction", val_fraction, min=0.0, max=0.5)
-    signals, names = _signals(audio, cfg.sr)
+    signals, names = training_signals(audio, sr=cfg.sr)
     for y, name in zip(signals, names):
         if y.shape[0] < cfg.n_fft:
             raise ParameterError(f"{name or 'a training signal'} has {y.shape[0]} samples, shorter than one frame (n_fft={cfg.n_fft})")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -34,7 +33,7 @@ import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
 from .._files import write_json
-from ._common import prepare
+from ._common import prepare, training_signals
 
 __all__ = [
     "WaveNetModel", "train_wavenet", "train_translator", "pitch_augment", "wavenet_loss",
@@ -133,26 +132,6 @@ def pitch_augment(key, x, *, min_fraction: float = 0.25, max_fraction: float = 0
 
 
 # ---------------------------------------------------------------------------------------------- data
-def _signals(audio, sr: int, name: str) -> list[np.ndarray]:
-    """One array (samples,), a batch (n, samples), a path, or a sequence of them -> mono float32 at sr."""
-    from ..audio import load
-
-    if hasattr(audio, "shape") and len(audio.shape) == 2:
-        items = list(audio)
-    else:
-        items = [audio] if (isinstance(audio, (str, Path)) or hasattr(audio, "shape")) else list(audio)
-    if not items:
-        raise ParameterError(f"no training audio for {name}: pass an array, a file, or a list of them")
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, (str, Path)):
-            y, _ = load(item, sr=sr)
-            out.append(prepare(y, name=str(item)))
-        else:
-            out.append(prepare(item, name=f"{name}[{i}]"))
-    return out
-
-
 def _crops(signals, crop: int, *, min_rms: float = 1e-3) -> np.ndarray:
     """Every signal cut into crops of ``crop`` samples, half-overlapping, near-silent ones dropped."""
     rows = []
@@ -271,7 +250,7 @@ def train_wavenet(
     cfg = _config(preset, config)
     crop = _crop_length(crop, cfg)
     val_fraction = check_real("val_fraction", val_fraction, min=0.0, max=0.5)
-    x = _crops(_signals(audio, cfg.sr, "audio"), crop)
+    x = _crops(training_signals(audio, sr=cfg.sr)[0], crop)
     if not len(x):
         raise ParameterError("the training audio is silent: no crop reaches an RMS of 1e-3")
     tr, va = _split(len(x), val_fraction, seed)
@@ -484,7 +463,7 @@ def train_translator(
     domains, names = _domains(domains, names)
     xs, ds, vx, vd = [], [], [], []
     for j, (audio, name) in enumerate(zip(domains, names)):
-        c = _crops(_signals(audio, cfg.sr, name), crop)
+        c = _crops(training_signals(audio, sr=cfg.sr, name=name)[0], crop)
         if not len(c):
             raise ParameterError(f"the training audio of domain {name!r} is silent: no crop reaches an RMS of 1e-3")
         tr, va = _split(len(c), val_fraction, seed + j)

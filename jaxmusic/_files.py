@@ -1,20 +1,505 @@
-"""Small file helpers shared by the loop, the experiments and feature extraction."""
+"""The one place that writes to the user's disk: folders jaxmusic owns, atomic writes,
+and outputs that never destroy what jaxmusic did not write.
+
+Rules every writer follows (each is tested per writer):
+
+- A folder jaxmusic creates carries a marker, ``.jaxmusic.json``: the kind of run
+  that wrote it (``"recognition"``, ``"autoencoder"``, ``"dataset"``, ...), the
+  format version, and every top-level name jaxmusic wrote inside it.
+- jaxmusic resumes into, writes into, replaces or deletes inside a folder only if
+  the marker is there and names the same kind. An existing folder without a
+  marker is refused (`OutputError`, naming the path and the way out); an empty
+  one is taken. ``force=True`` (``--force`` on the command line) writes into a
+  foreign folder anyway: jaxmusic then replaces only the names it writes and
+  still deletes nothing it did not write.
+- Inside its own folders jaxmusic deletes or replaces only the names its marker
+  lists: a file someone else put there survives.
+- An output file equal to an input (after resolving links) is refused; an
+  existing output file is refused unless ``overwrite=True`` (``--force``).
+- Every write is atomic: a temporary name in the destination folder, then a
+  rename, so a reader never sees a half-written file and an interrupted write
+  leaves the previous file in place.
+
+`claim_dir` returns a `RunDir`: ``run / "results.md"`` records the name in the
+marker (refusing it if a file of that name exists that jaxmusic did not write)
+and gives the path to write to.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
-__all__ = ["write_json"]
+from ._checks import ParameterError
+
+__all__ = [
+    "OutputError",
+    "Interrupted",
+    "MARKER",
+    "RunDir",
+    "Legacy",
+    "claim_dir",
+    "as_run_dir",
+    "read_marker",
+    "check_output_file",
+    "check_not_input",
+    "atomic_path",
+    "write_json",
+    "write_text",
+    "save_npz",
+    "save_npy",
+]
+
+#: The marker file of a folder jaxmusic owns.
+MARKER = ".jaxmusic.json"
+_MARKER_FORMAT = "jaxmusic.folder"
+_MARKER_VERSION = 1
+_FORCE_HINT = "pass --force on the command line (force=True in Python)"
+
+
+class OutputError(ParameterError):
+    """An output that would overwrite or delete what jaxmusic did not write, or an input
+    (a `ParameterError`: the path argument is what needs changing)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a run that writes: the message says what was kept and how
+    to resume (``rerun the same command``, or call the function again). A
+    `KeyboardInterrupt`, so code that catches that still does; the command line
+    prints the message and exits with status 130."""
+
+
+# ---------------------------------------------------------------------------------- atomic writes
+@contextlib.contextmanager
+def atomic_path(path, *, mode: int | None = None):
+    """Yield a temporary path beside ``path`` (same extension); on success rename it to
+    ``path`` in one step, on failure remove it. The folder must exist.
+
+    Used for every file jaxmusic writes: a reader sees the old file or the new one,
+    never half of either."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, _default_mode() if mode is None else mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+_PARTIAL = re.compile(r"\.(.+)\.[^.]+\.part(\.[^.]*)?")
+
+
+def _partial_of(entry: str) -> str | None:
+    """The name whose atomic write left ``entry`` behind (`atomic_path`'s temporary
+    name), or None."""
+    m = _PARTIAL.fullmatch(entry)
+    return m.group(1) if m else None
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
 
 
 def write_json(path, obj, *, indent: int | None = 1) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (a temporary file, then a rename),
     creating the folder: a reader never sees a half-written file."""
+    return write_text(path, json.dumps(obj, indent=indent))
+
+
+def save_npz(path, /, **arrays) -> Path:
+    """`numpy.savez` to ``path``, atomically; no pickle."""
+    import numpy as np
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=indent))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
     return path
+
+
+def save_npy(path, array) -> Path:
+    """`numpy.save` to ``path``, atomically; no pickle."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+    return path
+
+
+# ---------------------------------------------------------------------------------- output files
+def _resolved(p) -> Path:
+    return Path(p).expanduser().resolve(strict=False)
+
+
+def check_not_input(path, inputs: Iterable = (), *, what: str = "the output") -> Path:
+    """Refuse ``path`` when it is one of ``inputs`` (files or folders, links resolved),
+    lies inside an input folder, or contains one. Returns ``path`` (user-expanded)."""
+    path = Path(path).expanduser()
+    target = _resolved(path)
+    for inp in inputs:
+        if inp is None:
+            continue
+        src = _resolved(inp)
+        if target == src:
+            raise OutputError(f"{what} {path} is the input {inp}: jaxmusic never writes over its input; "
+                              "choose another name")
+        if Path(inp).expanduser().is_dir() and src in target.parents:
+            raise OutputError(f"{what} {path} lies inside the input folder {inp}: write it elsewhere")
+        if src != target and target in src.parents:
+            raise OutputError(f"{what} {path} contains the input {inp}: write it elsewhere")
+    return path
+
+
+def check_output_file(path, *, inputs: Iterable = (), overwrite: bool = False, what: str = "the output") -> Path:
+    """Check that ``path`` may be written: not an input, not a folder, and absent unless
+    ``overwrite``. Its folder is created by the caller. Returns the path."""
+    path = check_not_input(path, inputs, what=what)
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder; name a file")
+    if os.path.lexists(path) and not overwrite:
+        raise OutputError(f"{what} {path} exists; {_FORCE_HINT.replace('force=True', 'overwrite=True')} "
+                          "to replace it, or choose another name")
+    return path
+
+
+# ---------------------------------------------------------------------------------- owned folders
+def read_marker(path) -> dict | None:
+    """The marker of folder ``path`` (a dict), or None when it has none.
+
+    Raises `OutputError` for a marker that exists but cannot be read."""
+    f = Path(path) / MARKER
+    if not f.is_file():
+        return None
+    try:
+        marker = json.loads(f.read_text())
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{f} is unreadable ({err}): jaxmusic cannot tell what it wrote in {path}; "
+                          f"choose another folder, or {_FORCE_HINT}") from err
+    if not isinstance(marker, dict) or marker.get("format") != _MARKER_FORMAT:
+        raise OutputError(f"{f} is not a jaxmusic folder marker; choose another folder, or {_FORCE_HINT}")
+    return marker
+
+
+class Legacy:
+    """How a folder written by jaxmusic before markers existed is recognised: it holds
+    ``signature`` (a file, checked by ``check`` when given) and nothing but ``names``
+    and entries matching ``patterns``. Such a folder is adopted: its marker is written
+    listing those entries."""
+
+    def __init__(self, signature: str, names: Sequence[str] = (), patterns: Sequence[str] = (),
+                 check: Callable[[Path], bool] | None = None):
+        self.signature = signature
+        self.names = set(names) | {signature}
+        self.patterns = [re.compile(p) for p in patterns]
+        self.check = check
+
+    def matches(self, folder: Path, entries: Sequence[str]) -> bool:
+        if not (folder / self.signature).exists():
+            return False
+        if any(e not in self.names and not any(p.fullmatch(e) for p in self.patterns) for e in entries):
+            return False
+        if self.check is not None:
+            try:
+                return bool(self.check(folder))
+            except Exception:
+                return False
+        return True
+
+
+class RunDir(os.PathLike):
+    """A folder jaxmusic owns (see `claim_dir`).
+
+    ``run / name`` records ``name`` (its first component) as written by jaxmusic and
+    returns the plain `pathlib.Path`; it refuses a name that exists and that jaxmusic
+    did not write (unless the folder was claimed with ``force``). `remove` deletes
+    only recorded names. ``os.fspath(run)`` and ``run.path`` give the folder."""
+
+    def __init__(self, path: Path, kind: str, marker: dict, *, forced: bool = False, writer: bool = True):
+        self.path = path
+        self.kind = kind
+        self._marker = marker
+        self._names = set(marker.get("names", []))
+        self.forced = forced
+        self._writer = writer
+        self.created = False  #: True when `claim_dir` made the folder
+
+    # path-like behaviour -------------------------------------------------------------
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r}, kind={self.kind!r})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def __truediv__(self, name) -> Path:
+        return self.file(name)
+
+    def joinpath(self, name) -> Path:
+        return self.file(name)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def is_dir(self) -> bool:
+        return self.path.is_dir()
+
+    def mkdir(self, *args, **kwargs) -> None:
+        """The folder exists (claiming created it): nothing to do."""
+
+    # names ---------------------------------------------------------------------------
+    @property
+    def names(self) -> frozenset:
+        """The top-level names jaxmusic wrote here."""
+        return frozenset(self._names)
+
+    def owns(self, name) -> bool:
+        return Path(name).parts[0] in self._names
+
+    def file(self, name) -> Path:
+        """The path of ``name`` inside the folder, recorded in the marker as jaxmusic's.
+
+        Raises `OutputError` when ``name`` exists, was not written by jaxmusic, and the
+        folder was not claimed with ``force``."""
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise OutputError(f"{name!r} is not a name inside {self.path}")
+        if not self._writer:  # another process of a multi-process run: process 0 checks and records
+            return self.path / rel
+        top = rel.parts[0]
+        if top == MARKER:
+            raise OutputError(f"{MARKER} is jaxmusic's marker; it cannot be written as an output")
+        if top not in self._names:
+            if os.path.lexists(self.path / top) and not self.forced:
+                raise OutputError(
+                    f"{self.path / top} exists and jaxmusic did not write it ({self.path} is a jaxmusic "
+                    f"{self.kind} folder, but this entry was put there by someone else): move it away, "
+                    f"or {_FORCE_HINT} to replace it")
+            self._names.add(top)
+            self._save_marker()
+        return self.path / rel
+
+    def replace(self, name, write: Callable[[Path], object]) -> Path:
+        """Replace the entry ``name`` (a file or a folder) by what ``write(tmp)`` writes at
+        the path ``tmp`` (which does not exist yet): the old entry is swapped out only
+        once the new one is complete, so an interruption leaves one or the other whole."""
+        target = self.file(name)
+        token = next(tempfile._get_candidate_names())
+        tmp = self.path / f".{name}.{token}.part"
+        old = self.path / f".{name}.{token}.part.old"
+        try:
+            write(tmp)
+            if os.path.lexists(target):
+                os.replace(target, old)
+            os.replace(tmp, target)
+        finally:
+            for leftover in (tmp, old):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                elif os.path.lexists(leftover):
+                    leftover.unlink()
+        return target
+
+    def remove(self, name) -> None:
+        """Delete ``name`` (a file or a folder) if it exists; only names jaxmusic wrote."""
+        top = Path(name).parts[0]
+        target = self.path / name
+        if not os.path.lexists(target):
+            return
+        if top not in self._names:
+            raise OutputError(f"{target} was not written by jaxmusic: it is never deleted; move it away "
+                              "if it should go")
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+
+    def discard_if_unused(self) -> bool:
+        """Remove the folder when `claim_dir` made it and nothing but the marker is in it
+        (a run that failed before writing anything leaves no trace). Returns whether it did."""
+        if not (self.created and self._writer) or not self.path.is_dir():
+            return False
+        if [e for e in os.listdir(self.path) if e != MARKER]:
+            return False
+        os.unlink(self.path / MARKER)
+        os.rmdir(self.path)
+        return True
+
+    def foreign(self) -> list[str]:
+        """Entries of the folder that jaxmusic did not write (the marker and the temporary
+        files of interrupted writes aside)."""
+        return sorted(e for e in os.listdir(self.path) if e != MARKER and e not in self._names
+                      and _partial_of(e) not in self._names | {MARKER})
+
+    def remove_partials(self) -> list[str]:
+        """Delete the temporary files and folders that interrupted writes of jaxmusic's names
+        left here."""
+        gone = []
+        for e in os.listdir(self.path):
+            if _partial_of(e) in self._names | {MARKER}:
+                p = self.path / e
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                gone.append(e)
+        return gone
+
+    def _save_marker(self) -> None:
+        if not self._writer:
+            return
+        self._marker = dict(self._marker, names=sorted(self._names))
+        write_json(self.path / MARKER, self._marker)
+
+
+def _new_marker(kind: str, names: Iterable[str] = ()) -> dict:
+    from . import __version__
+
+    return {"format": _MARKER_FORMAT, "version": _MARKER_VERSION, "kind": kind, "jaxmusic": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "names": sorted(names)}
+
+
+def _describe(entries: Sequence[str]) -> str:
+    shown = ", ".join(repr(e) for e in entries[:3])
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}{', ...' if len(entries) > 3 else ''}"
+
+
+def claim_dir(path, kind: str, *, force: bool = False, legacy: Legacy | None = None,
+              writer: bool = True, inputs: Iterable = ()) -> RunDir:
+    """Take the folder ``path`` for a run of ``kind``, creating it with its marker.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder (``~`` is expanded).
+    kind : str
+        What writes it (``"recognition"``, ``"autoencoder"``, ``"dataset"``, ...).
+    force : bool
+        Write into an existing folder that jaxmusic did not write, or that holds
+        another kind of jaxmusic run; jaxmusic then replaces the names it writes and
+        deletes nothing it did not write.
+    legacy : Legacy, optional
+        The layout this kind had before markers existed: such a folder is adopted.
+    writer : bool
+        False on the processes of a multi-process run that do not write (they check
+        nothing and write no marker).
+    inputs : iterable of paths
+        The run's inputs: the folder may not be one of them, lie inside one, or hold one.
+
+    Returns
+    -------
+    RunDir
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a file, an input, a foreign folder or another kind's folder
+        (without ``force``), or holds an unreadable marker.
+    """
+    path = check_not_input(path, inputs, what="the output folder")
+    if not writer:
+        return RunDir(path, kind, {"names": []}, forced=force, writer=False)
+    if os.path.lexists(path) and not path.is_dir():
+        raise OutputError(f"the output folder {path} exists and is not a folder; choose another path")
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        marker = _new_marker(kind)
+        write_json(path / MARKER, marker)
+        run = RunDir(path, kind, marker)
+        run.created = True
+        return run
+    try:
+        marker = read_marker(path)
+    except OutputError:
+        if not force:
+            raise
+        marker = None
+    if marker is None:
+        entries = sorted(e for e in os.listdir(path) if _partial_of(e) != MARKER)
+        if not entries:
+            marker = _new_marker(kind)
+        elif legacy is not None and legacy.matches(path, entries):
+            marker = dict(_new_marker(kind, entries), adopted=True)
+        elif force:
+            marker = dict(_new_marker(kind), forced=True)
+        else:
+            raise OutputError(
+                f"{path} exists and was not written by jaxmusic (it holds {_describe(entries)}): choose "
+                f"another folder, or {_FORCE_HINT} to write into it (jaxmusic then replaces only the files "
+                "it writes and deletes nothing else)")
+        write_json(path / MARKER, marker)
+        return RunDir(path, kind, marker, forced=force)
+    if marker.get("kind") != kind:
+        if not force:
+            raise OutputError(f"{path} holds a jaxmusic {marker.get('kind')} run, not a {kind}: choose another "
+                              f"folder, or {_FORCE_HINT}")
+        marker = dict(marker, kind=kind)
+        write_json(path / MARKER, marker)
+    return RunDir(path, kind, marker, forced=force)
+
+
+def as_run_dir(out, kind: str, *, force: bool = False, legacy: Legacy | None = None,
+               inputs: Iterable = (), writer: bool = True) -> RunDir | None:
+    """``out`` as a `RunDir`: None stays None, a `RunDir` (a caller's folder) is used as
+    it is, a path is claimed for ``kind``."""
+    if out is None or isinstance(out, RunDir):
+        return out
+    return claim_dir(out, kind, force=force, legacy=legacy, inputs=inputs, writer=writer)
+
+
+def replace_dir(tmp: Path, run: RunDir) -> None:
+    """Put the finished folder ``tmp`` (a complete set of ``run``'s files, its marker
+    included) in place of ``run``'s folder.
+
+    When the folder holds only what jaxmusic wrote it is swapped in one rename (the
+    old one then deleted); otherwise (files of someone else's are in it) ``tmp``'s
+    files are moved in one by one, each in one rename, the marker last, and nothing
+    else is touched."""
+    path = run.path
+    foreign = run.foreign()
+    if not foreign:
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+        os.replace(path, old / "x")
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.replace(old / "x", path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    names = sorted(e for e in os.listdir(tmp) if e != MARKER)
+    for e in names:
+        run.file(e)
+        if (path / e).is_dir() and not (path / e).is_symlink():
+            shutil.rmtree(path / e)
+        os.replace(tmp / e, path / e)
+    os.replace(tmp / MARKER, path / MARKER) if (tmp / MARKER).exists() else run._save_marker()
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from ._checks import AudioError, JaxMusicError, ParameterError, check_real, is_concrete
+from ._files import OutputError
 
 __all__ = ["load", "save", "validate", "to_float"]
 
@@ -139,15 +140,27 @@ def to_float(y: Any, *, dtype: Any = np.float32) -> np.ndarray:
     ------
     ParameterError
         ``y`` is not an array, or its dtype is bool, complex or not numeric;
-        ``dtype`` is not floating.
+        ``dtype`` is not floating; floating-point ``y`` beyond ``dtype``'s range.
+    AudioError
+        Floating-point ``y`` holding NaN or inf.
     """
     dt = _check_float_dtype(dtype)
     if not hasattr(y, "dtype") or not hasattr(y, "shape"):
         raise ParameterError(f"y must be a NumPy or JAX array, got {type(y).__name__}")
     arr = np.asarray(y)
     kind = arr.dtype.kind
-    if kind == "f":
-        return arr.astype(dt, copy=False)
+    if kind == "f" or jnp.issubdtype(arr.dtype, jnp.floating):  # bfloat16 included
+        with np.errstate(over="ignore"):  # reported below, naming the peak
+            out = arr.astype(dt, copy=False)
+        if not np.all(np.isfinite(out)):
+            bad = int(np.count_nonzero(~np.isfinite(arr.astype(np.float64))))
+            if bad:
+                raise AudioError(f"y has {bad} NaN or inf values out of {arr.size} (shape {arr.shape})")
+            raise ParameterError(
+                f"y peaks at {float(np.max(np.abs(arr.astype(np.float64)))):.3g}, beyond the range of "
+                f"{dt.name} (largest {float(np.finfo(dt).max):.3g}); scale it down or pass a wider dtype"
+            )
+        return out
     if kind not in "iu":
         raise ParameterError(
             f"y must hold integer PCM or floating-point samples, got dtype {arr.dtype} "
@@ -390,7 +403,7 @@ def save(
     sr: int,
     *,
     subtype: str | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> None:
     """Write audio to a file with soundfile, atomically.
 
@@ -412,8 +425,9 @@ def save(
         soundfile subtype, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``; default
         the format's (``PCM_16`` for WAV and FLAC).
     overwrite : bool, keyword-only
-        Replace an existing file (default ``True``). With ``False`` an existing
-        ``path`` raises `AudioError` and is left untouched.
+        Replace an existing file. Default ``False``: an existing ``path`` raises
+        `jaxmusic.OutputError` and is left untouched (jaxmusic never writes over a
+        file unless told to).
 
     Raises
     ------
@@ -424,7 +438,9 @@ def save(
         ``sr`` is not a positive whole number; unknown extension or subtype.
     AudioError
         ``y`` is empty or holds NaN/inf; the folder does not exist; ``path`` is a
-        directory, or exists and ``overwrite=False``; soundfile cannot write it.
+        directory; soundfile cannot write it.
+    OutputError
+        ``path`` exists and ``overwrite`` is False.
     """
     path = _check_path(path)
     sr = _check_sr(sr, integer=True)
@@ -466,7 +482,7 @@ def save(
     if os.path.isdir(path):
         raise AudioError(f"cannot save to {path!r}: it is a directory")
     if not overwrite and os.path.lexists(path):
-        raise AudioError(f"{path!r} exists; pass overwrite=True to replace it")
+        raise OutputError(f"{path!r} exists; pass overwrite=True to replace it")
 
     data = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float32)
     if data.ndim == 2:
@@ -483,10 +499,10 @@ def save(
             try:  # atomic "create only if absent"
                 os.link(tmp, path)
             except FileExistsError:
-                raise AudioError(f"{path!r} exists; pass overwrite=True to replace it") from None
+                raise OutputError(f"{path!r} exists; pass overwrite=True to replace it") from None
             except OSError:  # no hard links on this filesystem
                 if os.path.lexists(path):
-                    raise AudioError(f"{path!r} exists; pass overwrite=True to replace it") from None
+                    raise OutputError(f"{path!r} exists; pass overwrite=True to replace it") from None
                 os.replace(tmp, path)
     except JaxMusicError:
         raise

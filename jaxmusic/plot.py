@@ -19,16 +19,28 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> Path:
-    """Lay out, write (creating the folder) and close a figure; returns its path."""
+def _write(fig, path) -> Path:
+    """Write a figure atomically (a temporary name, then a rename), creating the folder,
+    and close it. Callers check the path (`jaxmusic._files`): a run folder's own name,
+    or an output the user asked for."""
+    from ._files import atomic_path
+
     plt = _pyplot()
-    # leave room for a figure title above the first row of panels
-    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else None)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=path.suffix[1:] or "png")
+    finally:
+        plt.close(fig)
     return path
+
+
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; returns its path."""
+    # leave room for a figure title above the first row of panels
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else None)
+    return _write(fig, path)
 
 
 def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
@@ -72,11 +84,7 @@ def figure_note_features(y, sr, mfcc, scat, meta, path, *, title=""):
                   xlabel="time (s)", ylabel="path")
     else:
         ax[3].axis("off")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def figure_training_curves(history, path, *, title="", best_step=None):

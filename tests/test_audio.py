@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import jaxmusic
 from jaxmusic import audio
 from jaxmusic._checks import AudioError, ParameterError
 
@@ -240,14 +241,15 @@ def test_failed_save_keeps_existing_file(tmp_path):
     assert os.listdir(tmp_path) == ["keep.wav"]
 
 
-def test_overwrite_false(tmp_path):
+def test_an_existing_file_is_refused_unless_overwrite(tmp_path):
     path = tmp_path / "x.wav"
     audio.save(path, tone(), SR)
     before = path.read_bytes()
-    with pytest.raises(AudioError, match=r"x\.wav.*exists.*overwrite=True"):
-        audio.save(path, tone(f=220.0), SR, overwrite=False)
-    assert path.read_bytes() == before
-    audio.save(path, tone(f=220.0), SR)  # default replaces
+    for kwargs in ({}, {"overwrite": False}):  # the default refuses
+        with pytest.raises(jaxmusic.OutputError, match=r"x\.wav.*exists.*overwrite=True"):
+            audio.save(path, tone(f=220.0), SR, **kwargs)
+        assert path.read_bytes() == before
+    audio.save(path, tone(f=220.0), SR, overwrite=True)
     assert path.read_bytes() != before
     new = tmp_path / "new.wav"
     audio.save(new, tone(), SR, overwrite=False)

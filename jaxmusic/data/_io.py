@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from .._checks import AudioError, ParameterError, check_choice
-from .dataset import Dataset, SkippedFileWarning, _read_info, _replace_dir, _write_meta
+from .._files import replace_dir, write_json
+from .dataset import Dataset, DatasetError, SkippedFileWarning, _read_info, _write_meta, claim_dataset_dir
 
 __all__ = ["read_audio", "audio_info", "load_rows"]
 
@@ -121,6 +122,8 @@ def load_rows(
     on_error: str,
     out=None,
     config: dict | None = None,
+    force: bool = False,
+    inputs: Sequence = (),
 ) -> Dataset:
     """Decode ``entries`` (dicts with path, label and optional pitch, velocity,
     source) to a `Dataset` of rows of equal length.
@@ -128,12 +131,17 @@ def load_rows(
     ``duration=None`` takes the longest file (from the headers). With ``out``
     the rows are written to that folder as they are decoded (memory-mapped, so
     the data need not fit in memory) and the folder is reused when it already
-    holds the same files loaded with the same options.
+    holds the same files loaded with the same options. ``out`` is a folder
+    jaxmusic owns (`jaxmusic._files.claim_dir`, kind ``"dataset"``): a folder it
+    did not write is refused unless ``force``, and it may not be, hold or lie in
+    one of ``inputs``.
     """
     check_choice("on_error", on_error, ("raise", "skip"))
     skipped: list[str] = []
+    run = None
     if out is not None:
-        out = Path(out)
+        run = claim_dataset_dir(out, force=force, inputs=inputs)
+        out = run.path
         fingerprint = _fingerprint(entries, dict(config or {}, sr=sr, duration=duration,
                                                  on_error=on_error, classes=list(classes)))
         if (out / "dataset.json").is_file():
@@ -173,7 +181,6 @@ def load_rows(
         audio = np.zeros((len(good), n_samples), dtype=np.float32)
         tmp = None
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         audio = np.lib.format.open_memmap(
             tmp / "audio.npy", mode="w+", dtype=np.float32, shape=(len(good), n_samples)
@@ -190,6 +197,13 @@ def load_rows(
         if not kept:
             raise AudioError(f"none of the {len(entries)} audio files could be read; "
                              f"first error: {skipped[0]}")
+        empty = sorted({e["label"] for e in entries} - {e["label"] for e in kept})
+        if empty:
+            names = ", ".join(repr(classes[c]) for c in empty)
+            raise DatasetError(
+                f"class {names} has no readable note left after skipping {len(skipped)} unreadable "
+                f"file{'s' if len(skipped) != 1 else ''} (first: {skipped[0] if skipped else 'none'}); "
+                "fix or remove its files, or leave the class out")
         if not keep.all():
             if out is None:
                 audio = audio[keep]
@@ -222,10 +236,11 @@ def load_rows(
         _write_meta(tmp, header, extra={"fingerprint": fingerprint, "skipped": skipped})
         info = json.loads((tmp / "dataset.json").read_text())
         info["samples"] = n_samples
-        (tmp / "dataset.json").write_text(json.dumps(info, indent=1))
-        _replace_dir(tmp, out)
+        write_json(tmp / "dataset.json", info)
+        replace_dir(tmp, run)
         tmp = None
         return Dataset.load(out, mmap=True)
     finally:
-        if tmp is not None:
+        if tmp is not None:  # not finished: no half-written data set, and no empty folder made for it
             shutil.rmtree(tmp, ignore_errors=True)
+            run.discard_if_unused()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .._checks import JaxMusicError, ParameterError
+from .._files import (MARKER, Legacy, OutputError, RunDir, _new_marker, claim_dir, replace_dir, save_npz,
+                      write_json)
 
 __all__ = [
     "Dataset",
@@ -270,23 +271,39 @@ class Dataset:
         }
 
     # -------------------------------------------------------------- save/load
-    def save(self, path, *, overwrite: bool = False) -> Path:
+    def save(self, path, *, overwrite: bool = False, force: bool = False) -> Path:
         """Write the data set to the folder ``path`` (created).
 
         Files: ``audio.npy`` (float32, memory-mappable), ``meta.npz`` and
-        ``dataset.json``. Nothing is pickled. The folder is written under a
-        temporary name and renamed when complete, so a crash never leaves a
-        half-written data set behind.
+        ``dataset.json``, beside jaxmusic's folder marker. Nothing is pickled.
+        The files are written in a temporary folder that replaces ``path`` in one
+        rename when complete, so a crash never leaves a half-written data set.
+
+        Parameters
+        ----------
+        path : str or path-like
+        overwrite : bool
+            Replace a data set jaxmusic saved there before. Without it an existing
+            data set is refused.
+        force : bool
+            Write into an existing folder that jaxmusic did not write (its other
+            files are kept; only the data set's names are replaced).
+
+        Raises
+        ------
+        jaxmusic.OutputError
+            ``path`` holds a data set (without ``overwrite``), a folder jaxmusic
+            did not write (without ``force``), or files jaxmusic did not write
+            beside a data set it would replace.
 
         Returns
         -------
         pathlib.Path
         """
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise ParameterError(f"{path} exists; pass overwrite=True to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        run = claim_dataset_dir(path, force=force)
+        if (run.path / "dataset.json").exists() and not overwrite:
+            raise OutputError(f"{run.path} holds a saved data set; pass overwrite=True to replace it")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run.path.name}.", dir=run.path.parent))
         try:
             out = np.lib.format.open_memmap(
                 tmp / "audio.npy", mode="w+", dtype=np.float32, shape=self.audio.shape
@@ -297,11 +314,11 @@ class Dataset:
             out.flush()
             del out
             _write_meta(tmp, self, extra={})
-            _replace_dir(tmp, path)
+            replace_dir(tmp, run)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return path
+        return run.path
 
     @classmethod
     def load(cls, path, *, mmap: bool = False) -> "Dataset":
@@ -327,7 +344,9 @@ class Dataset:
 
 
 def _write_meta(folder: Path, ds: Dataset, *, extra: dict) -> None:
-    np.savez(
+    """Write ``meta.npz``, ``dataset.json`` and the folder marker of a data set being
+    assembled in ``folder`` (a temporary folder, renamed into place when complete)."""
+    save_npz(
         folder / "meta.npz",
         label=ds.label,
         pitch=ds.pitch,
@@ -344,7 +363,23 @@ def _write_meta(folder: Path, ds: Dataset, *, extra: dict) -> None:
         "samples": ds.n_samples,
         **extra,
     }
-    (folder / "dataset.json").write_text(json.dumps(info, indent=1))
+    write_json(folder / "dataset.json", info)
+    write_json(folder / MARKER, dict(_new_marker("dataset", _DATASET_NAMES)))
+
+
+def _is_saved_dataset(folder: Path) -> bool:
+    info = json.loads((folder / "dataset.json").read_text())
+    return isinstance(info, dict) and info.get("format") == _FORMAT
+
+
+#: What a data set folder holds, and how one written before folder markers is recognised.
+_DATASET_NAMES = ("audio.npy", "meta.npz", "dataset.json")
+DATASET_LEGACY = Legacy("dataset.json", names=_DATASET_NAMES, check=_is_saved_dataset)
+
+
+def claim_dataset_dir(path, *, force: bool = False, inputs=()) -> RunDir:
+    """Take ``path`` for a data set (`jaxmusic._files.claim_dir`, kind ``"dataset"``)."""
+    return claim_dir(path, "dataset", force=force, legacy=DATASET_LEGACY, inputs=inputs)
 
 
 def _read_info(path: Path) -> dict:
@@ -361,17 +396,6 @@ def _read_info(path: Path) -> dict:
     if info.get("format") != _FORMAT:
         raise DatasetError(f"{info_file} is not a jaxmusic data set description")
     return info
-
-
-def _replace_dir(tmp: Path, path: Path) -> None:
-    """Move the finished folder ``tmp`` to ``path``, replacing what is there."""
-    if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-        os.replace(path, old / "x")
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def concatenate(datasets: Sequence[Dataset] | Iterable[Dataset]) -> Dataset:

@@ -47,6 +47,7 @@ def load_folder(
     classes: Sequence[str] | None = None,
     on_error: str = "raise",
     out=None,
+    force: bool = False,
 ) -> Dataset:
     """Load a folder of class folders of audio files.
 
@@ -72,6 +73,12 @@ def load_folder(
     out : str or path-like, optional
         Decode straight into this folder (memory-mapped; see `Dataset.load`)
         instead of memory; a later call with the same files and options reuses it.
+        The folder is jaxmusic's (it carries a ``.jaxmusic.json`` marker): an
+        existing folder that jaxmusic did not write is refused, as is a folder
+        that is ``root``, lies inside it or holds it.
+    force : bool
+        Write ``out`` into an existing folder jaxmusic did not write (its other
+        files are kept).
 
     Returns
     -------
@@ -86,7 +93,7 @@ def load_folder(
         no audio file.
     """
     sr, duration = _check_sr_duration(sr, duration)
-    root = Path(root)
+    root = Path(root).expanduser()
     found = _class_folders(root)
     if classes is None:
         classes = found
@@ -97,7 +104,8 @@ def load_folder(
             raise DatasetError(f"no class folder {missing} in {root}; found {found}")
     entries = _folder_entries(root, classes, source=root.name)
     return load_rows(entries, classes=classes, sr=sr, duration=duration, on_error=on_error,
-                     out=out, config={"loader": "folder", "root": str(root.resolve())})
+                     out=out, config={"loader": "folder", "root": str(root.resolve())}, force=force,
+                     inputs=[root])
 
 
 def _class_folders(root: Path) -> list[str]:
@@ -175,6 +183,7 @@ def load_sources(
     classes: Sequence[str] | None = None,
     on_error: str = "raise",
     out=None,
+    force: bool = False,
 ) -> Dataset:
     """Load several folders of class folders, one source each.
 
@@ -200,6 +209,8 @@ def load_sources(
         What an unreadable file does (see `load_folder`).
     out : str or path-like, optional
         Decode straight into this folder, memory-mapped (see `load_folder`).
+    force : bool
+        See `load_folder`.
 
     Returns
     -------
@@ -221,7 +232,7 @@ def load_sources(
     sr, duration = _check_sr_duration(sr, duration)
     if isinstance(dirs, (str, os.PathLike)):
         dirs = [dirs]
-    roots = [Path(d) for d in dirs]
+    roots = [Path(d).expanduser() for d in dirs]
     if not roots:
         raise ParameterError("dirs must name at least one folder of class folders, got none")
     resolved = [r.resolve() for r in roots]
@@ -250,7 +261,8 @@ def load_sources(
     for name, root in zip(names, roots):
         entries += _folder_entries(root, classes, source=name)
     return load_rows(entries, classes=classes, sr=sr, duration=duration, on_error=on_error,
-                     out=out, config={"loader": "sources", "roots": [str(r) for r in resolved]})
+                     out=out, config={"loader": "sources", "roots": [str(r) for r in resolved]},
+                     force=force, inputs=roots)
 
 
 def _select(name, value, allowed):
@@ -277,6 +289,7 @@ def load_nsynth(
     velocities: Sequence[int] | None = None,
     on_error: str = "raise",
     out=None,
+    force: bool = False,
 ) -> Dataset:
     """Load NSynth (or a subset of it) from its released layout.
 
@@ -308,6 +321,8 @@ def load_nsynth(
         What a missing or unreadable WAV does (see `load_folder`).
     out : str or path-like, optional
         Decode straight into this folder, memory-mapped (see `load_folder`).
+    force : bool
+        See `load_folder`.
 
     Returns
     -------
@@ -322,7 +337,7 @@ def load_nsynth(
         filters that leave no note.
     """
     sr, duration = _check_sr_duration(sr, duration)
-    root = Path(root)
+    root = Path(root).expanduser()
     index_file = root / "examples.json"
     if not index_file.is_file():
         raise DatasetError(
@@ -378,4 +393,5 @@ def load_nsynth(
             f"pitch_range={pitch_range}, velocities={velocities}"
         )
     return load_rows(entries, classes=classes, sr=sr, duration=duration, on_error=on_error,
-                     out=out, config={"loader": "nsynth", "root": str(root.resolve())})
+                     out=out, config={"loader": "nsynth", "root": str(root.resolve())}, force=force,
+                     inputs=[root])

@@ -16,7 +16,8 @@ transforms alone import without Flax, Optax, Orbax and scikit-learn.
 import importlib
 
 from . import audio, data, features, fourier, geometry
-from ._checks import AudioError, JaxMusicError, ParameterError
+from ._checks import AudioError, JaxMusicError, JaxMusicWarning, NonFiniteError, ParameterError, checked
+from ._files import Interrupted, OutputError
 from .data.dataset import DatasetError
 from .scattering.jtfs import TimeFrequencyScattering
 from .scattering.spiral import SpiralScattering
@@ -28,7 +29,12 @@ __all__ = [
     "JaxMusicError",
     "ParameterError",
     "AudioError",
+    "NonFiniteError",
+    "JaxMusicWarning",
+    "checked",
     "DatasetError",
+    "OutputError",
+    "Interrupted",
     "Scattering1D",
     "SpiralScattering",
     "TimeFrequencyScattering",

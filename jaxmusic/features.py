@@ -18,6 +18,19 @@ fall back to reduced-precision (TF32/bf16) matmuls.
 
 Gradients are finite everywhere, including at an all-zero input: power spectra use
 ``re**2 + im**2`` (or ``jnp.abs``) and decibels clamp with ``amin`` before the log.
+
+Input rules (every feature): ``y`` is ``(..., time)``, and channels-last audio
+(a last axis shorter than one frame while axis -2 is long enough to be time) is
+refused with a hint to pass ``y.T``; float16/bfloat16 input is computed in
+float32; a signal shorter than ``n_fft`` gives a `JaxMusicWarning`, as librosa
+warns; an empty batch ``(0, n)`` gives an empty output. Decibels and MFCCs stay
+finite at any finite amplitude (a signal whose power could come near float32's
+range, peaking above about ``1e17 / n_fft``, is scaled by a power of two before
+squaring and the offset is added back in decibels: exact in math, and no change at
+all for any normal level); a power or magnitude output that overflows its dtype raises
+`ParameterError` naming the peak, for concrete input. NaN/inf are refused only for
+concrete input: under ``jax.jit`` values cannot be inspected (see
+`jaxmusic.checked`).
 """
 
 from __future__ import annotations
@@ -30,7 +43,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, check_real, is_concrete
+from ._checks import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_layout,
+    check_output,
+    check_real,
+    is_concrete,
+    upcast,
+    warn_short,
+)
 from ._pytree import pytree_dataclass, static_field
 from .filters.cqt import cqt_frequencies, cqt_multirate_bank, vqt_gamma
 from .filters.mel import dct_matrix, mel as mel_filters, mel_frequencies
@@ -64,14 +87,15 @@ def _check_spectrum(S: Any, name: str = "S") -> jax.Array:
             dtype = S.dtype
         else:
             raise ParameterError(f"{name} must be an array, got {type(S).__name__}")
-    if np.dtype(dtype).kind not in "fc":
+    real = jnp.issubdtype(dtype, jnp.floating)  # bfloat16 included
+    if not real and np.dtype(dtype).kind != "c":
         raise ParameterError(f"{name} must be floating point or complex, got dtype {dtype}")
     if is_concrete(S):
         arr = np.asarray(S)
         if arr.size and not np.all(np.isfinite(arr)):
             bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
             raise ParameterError(f"{name} has {bad} NaN or inf values (shape {arr.shape})")
-    return jnp.asarray(S)
+    return upcast(S)
 
 
 def _check_axis(axis: Any, ndim: int) -> Any:
@@ -93,11 +117,42 @@ def _db_args(ref: Any, amin: Any, top_db: Any) -> tuple[Any, float, float | None
     return ref, amin, top_db
 
 
-def _power_to_db_kernel(S: jax.Array, ref: Any, amin: float, top_db: float | None, axis: Any) -> jax.Array:
-    ref_value = jnp.abs(ref(S)) if callable(ref) else ref
-    log_spec = 10.0 * jnp.log10(jnp.maximum(amin, S))
-    log_spec = log_spec - 10.0 * jnp.log10(jnp.maximum(amin, ref_value))
-    if top_db is not None:
+def _overflow_limit(dtype: Any, n: int, power: float) -> float:
+    """Amplitude above which ``n`` summed values raised to ``power`` may come within
+    1e4 of ``dtype``'s largest value: there `_scale_exponent` rescales."""
+    big = float(jnp.finfo(dtype).max) / 1e4
+    return big ** (1.0 / power) / max(1, n) if power > 0 else float("inf")
+
+
+def _scale_exponent(peak: jax.Array, limit: float) -> jax.Array:
+    """The exponent ``e`` of ``peak`` (``2**(e-1) <= peak < 2**e``) where ``peak > limit``,
+    else 0. Dividing by ``2**e`` is exact, and the result does not depend on it (it is
+    added back in decibels), so its gradient is stopped."""
+    peak = jax.lax.stop_gradient(peak)
+    _, e = jnp.frexp(peak)
+    return jnp.where(peak > limit, e, 0)
+
+
+def _log_power(P: jax.Array, amin: float, e: Any = None, p: float = 1.0) -> jax.Array:
+    """``10 log10(max(amin, P * 2**(p e)))`` for ``P`` a power scaled by ``2**-(p e)``;
+    with ``e`` None or 0 exactly ``10 log10(max(amin, P))``."""
+    if e is None:
+        return 10.0 * jnp.log10(jnp.maximum(amin, P))
+    e = jnp.asarray(e, P.dtype)
+    floor = jnp.maximum(amin * jnp.exp2(-p * e), jnp.finfo(P.dtype).tiny)
+    return 10.0 * jnp.log10(jnp.maximum(floor, P)) + (10.0 * p * np.log10(2.0)) * e
+
+
+def _power_to_db_kernel(S: jax.Array, ref: Any, amin: float, top_db: float | None, axis: Any,
+                        e: Any = None, p: float = 1.0) -> jax.Array:
+    """Decibels of the power ``S`` (scaled by ``2**-(p e)`` when ``e`` is given; a callable
+    ``ref`` then receives ``S`` in that scale too)."""
+    log_spec = _log_power(S, amin, e, p)
+    if callable(ref):
+        log_spec = log_spec - _log_power(jnp.abs(ref(S)), amin, e, p)
+    else:
+        log_spec = log_spec - 10.0 * jnp.log10(jnp.maximum(amin, ref))
+    if top_db is not None and log_spec.size:
         peak = jnp.max(log_spec, axis=axis, keepdims=axis is not None)
         log_spec = jnp.maximum(log_spec, peak - top_db)
     return log_spec
@@ -134,6 +189,11 @@ def power_to_db(
     Returns
     -------
     S_db : jax.Array, same shape as ``S``, real
+
+    Notes
+    -----
+    NaN/inf are refused for concrete input only: under ``jax.jit`` values cannot be
+    inspected (see `jaxmusic.checked`).
     """
     S = _check_spectrum(S)
     if jnp.iscomplexobj(S):
@@ -170,12 +230,26 @@ def amplitude_to_db(
     Returns
     -------
     S_db : jax.Array, same shape as ``S``, real
+        Finite for any finite ``S``: amplitudes whose square would overflow are
+        scaled by a power of two first and the offset added back in decibels.
+
+    Notes
+    -----
+    NaN/inf are refused for concrete input only: under ``jax.jit`` values cannot be
+    inspected (see `jaxmusic.checked`).
     """
     S = _check_spectrum(S)
     ref, amin, top_db = _db_args(ref, amin, top_db)
     magnitude = jnp.abs(S)
-    ref_power = (lambda p: jnp.abs(ref(magnitude)) ** 2) if callable(ref) else ref**2
-    return _power_to_db_kernel(jnp.square(magnitude), ref_power, amin**2, top_db, _check_axis(axis, S.ndim))
+    # scale huge amplitudes by 2**-e before squaring (e = 0, i.e. no change, for any normal level)
+    e = _scale_exponent(jnp.max(magnitude, initial=0.0), _overflow_limit(magnitude.dtype, 1, 2.0))
+    scaled = jnp.ldexp(magnitude, -e)
+    if callable(ref):
+        ref_power = lambda _: jnp.square(jnp.ldexp(jnp.abs(ref(magnitude)), -e))  # noqa: E731
+    else:
+        ref_power = ref**2
+    return _power_to_db_kernel(jnp.square(scaled), ref_power, amin**2, top_db, _check_axis(axis, S.ndim),
+                               e=e, p=2.0)
 
 
 # ---------------------------------------------------------------- mel / MFCC
@@ -216,7 +290,19 @@ def _mel_kernel(y, fft_window, mel_basis, *, n_fft, hop_length, center, pad_mode
 
 
 def _check_y(y: Any, n_fft: int, center: bool) -> jax.Array:
-    return _real_signal(y, "y", min_length=1 if center else n_fft)
+    return _real_signal(y, "y", min_length=1 if center else n_fft, frame=n_fft)
+
+
+def _mel_db(y, fft_window, mel_basis, *, n_fft, hop_length, center, pad_mode, power, amin=1e-10):
+    """Decibels (``10 log10(max(amin, mel power))``, ref 1, no floor) of checked ``y``,
+    finite at any finite amplitude: a signal peaking where its power could overflow is
+    scaled by ``2**-e`` (exact) and ``10 power e log10(2)`` dB added back. For every
+    normal level ``e = 0`` and the result is that of the unscaled formula, bit for bit."""
+    peak = jnp.max(jnp.abs(y), axis=-1, keepdims=True, initial=0.0)  # (..., 1)
+    e = _scale_exponent(peak, _overflow_limit(y.dtype, n_fft, power))
+    mel = _mel_kernel(jnp.ldexp(y, -e), fft_window, mel_basis, n_fft=n_fft, hop_length=hop_length,
+                      center=center, pad_mode=pad_mode, power=power)
+    return _log_power(mel, amin, e[..., None], power)
 
 
 @pytree_dataclass
@@ -226,6 +312,9 @@ class MelSpectrogram:
     ``mel_basis @ |stft(y)| ** power`` with the filters of `jaxmusic.filters.mel.mel`.
     Options are keyword-only and the same as `melspectrogram`; ``fft_window`` and
     ``mel_basis`` are built from them (leave them unset).
+
+    NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
 
     Attributes
     ----------
@@ -278,10 +367,11 @@ class MelSpectrogram:
             ``n_frames = 1 + n // hop_length`` when centred (even ``n_fft``).
         """
         y = _check_y(y, self.n_fft, self.center)
-        return _mel_kernel(
+        M = _mel_kernel(
             y, self.fft_window.astype(y.dtype), self.mel_basis, n_fft=self.n_fft,
             hop_length=self.hop_length, center=self.center, pad_mode=self.pad_mode, power=self.power,
         )
+        return check_output(M, y, what="mel power spectrogram")
 
     def frequencies(self) -> np.ndarray:
         """Centre frequencies (Hz) of the mel bands, shape (n_mels,)."""
@@ -330,7 +420,13 @@ def melspectrogram(
     ParameterError
         Bad options (``n_fft <= 0``, ``hop_length <= 0``, ``fmax > sr / 2``, ``n_mels``
         too large for ``n_fft``...), or a non-float, non-finite, 0-d or (with
-        ``center=False``) too-short signal.
+        ``center=False``) too-short signal; channels-last audio (pass ``y.T``); a
+        concrete signal whose power overflows the dtype (the message names its peak).
+
+    Notes
+    -----
+    float16/bfloat16 input is computed in float32. NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
     """
     config, fft_window, basis = _mel_setup(
         sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
@@ -338,10 +434,11 @@ def melspectrogram(
         htk=htk, norm=norm,
     )
     y = _check_y(y, config["n_fft"], config["center"])
-    return _mel_kernel(
+    M = _mel_kernel(
         y, fft_window, basis, n_fft=config["n_fft"], hop_length=config["hop_length"],
         center=config["center"], pad_mode=config["pad_mode"], power=config["power"],
     )
+    return check_output(M, y, what="mel power spectrogram")
 
 
 def _mfcc_setup(n_mels: int, n_mfcc: Any, dct_type: Any, norm: Any, lifter: Any) -> tuple[dict, np.ndarray]:
@@ -357,10 +454,12 @@ def _mfcc_setup(n_mels: int, n_mfcc: Any, dct_type: Any, norm: Any, lifter: Any)
     return dict(n_mfcc=n_mfcc, dct_type=dct_type, norm=norm, lifter=lifter), basis
 
 
-def _mfcc_kernel(mel_power: jax.Array, dct_basis: Any) -> jax.Array:
+def _mfcc_kernel(mel_db: jax.Array, dct_basis: Any) -> jax.Array:
     # librosa: power_to_db(ref=1, amin=1e-10, top_db=80), then a DCT along the mel axis.
-    # The top_db floor is taken per spectrogram so that a batch equals a loop.
-    S_db = _power_to_db_kernel(mel_power, 1.0, 1e-10, 80.0, (-2, -1))
+    # ``mel_db`` is 10 log10(max(1e-10, mel power)) (`_mel_db`); the top_db floor is
+    # taken per spectrogram so that a batch equals a loop.
+    peak = jnp.max(mel_db, axis=(-2, -1), keepdims=True)
+    S_db = jnp.maximum(mel_db, peak - 80.0)
     return jnp.einsum("km,...mt->...kt", jnp.asarray(dct_basis, dtype=S_db.dtype), S_db, precision=_HIGHEST)
 
 
@@ -370,7 +469,8 @@ class MFCC:
 
     ``dct(power_to_db(mel_spectrogram, top_db=80))[:n_mfcc]`` along the mel axis, with
     optional sinusoidal liftering folded into the DCT matrix. Options are keyword-only
-    and the same as `mfcc`.
+    and the same as `mfcc`. NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
 
     Attributes
     ----------
@@ -429,8 +529,13 @@ class MFCC:
         Returns
         -------
         M : jax.Array, shape (..., n_mfcc, n_frames), same real dtype as ``y``
+            (float32 for float16/bfloat16 input); finite at any finite amplitude.
         """
-        return _mfcc_kernel(self.melspec(y), self.dct_basis)
+        m = self.melspec
+        y = _check_y(y, m.n_fft, m.center)
+        mel_db = _mel_db(y, m.fft_window.astype(y.dtype), m.mel_basis, n_fft=m.n_fft, hop_length=m.hop_length,
+                         center=m.center, pad_mode=m.pad_mode, power=m.power)
+        return _mfcc_kernel(mel_db, self.dct_basis)
 
 
 def mfcc(
@@ -486,7 +591,10 @@ def mfcc(
     -----
     The 80 dB floor is relative to the maximum of each spectrogram (the last two
     axes); librosa takes the maximum over the whole (multichannel) array. For a
-    single signal the two coincide.
+    single signal the two coincide. The result is finite at any finite amplitude
+    (see the module docstring). float16/bfloat16 input is computed in float32.
+    NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
     """
     config, fft_window, mel_basis = _mel_setup(
         sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
@@ -495,11 +603,11 @@ def mfcc(
     )
     _, dct_basis = _mfcc_setup(config["n_mels"], n_mfcc, dct_type, norm, lifter)
     y = _check_y(y, config["n_fft"], config["center"])
-    mel_power = _mel_kernel(
+    mel_db = _mel_db(
         y, fft_window, mel_basis, n_fft=config["n_fft"], hop_length=config["hop_length"],
         center=config["center"], pad_mode=config["pad_mode"], power=config["power"],
     )
-    return _mfcc_kernel(mel_power, dct_basis)
+    return _mfcc_kernel(mel_db, dct_basis)
 
 
 # ------------------------------------------------------------------------- CQT
@@ -594,6 +702,18 @@ def _cqt_kernel(y, kernels, *, plan, pad, n_frames, hop_length, pad_mode):
     return C.reshape(lead + C.shape[-2:])
 
 
+def _check_cqt_y(y: Any, plan: tuple, hop_length: int) -> jax.Array:
+    """A checked signal for the CQT: channels-last refused (a last axis shorter than
+    one hop while axis -2 is longer), a warning when the lowest filters are longer
+    than the signal (as librosa's STFT warns), half precision cast to float32."""
+    check_layout(y, hop_length, name="y", what=f"one hop (hop_length={hop_length})")
+    y = _real_signal(y, "y")
+    span = max(d * n_taps for _, _, d, _, n_taps in plan)
+    warn_short(y.shape[-1], span, name="y", what=f"the lowest CQT filters span {span} samples",
+               fix="pass a longer signal or a higher fmin")
+    return y
+
+
 # one compiled program per signal shape and plan, also for eager calls (op by op, the
 # dozen FFTs, convolutions and slices of a multirate CQT would each compile on their own)
 _cqt_kernel_jit = jax.jit(_cqt_kernel, static_argnames=("plan", "pad", "n_frames", "hop_length", "pad_mode"))
@@ -618,6 +738,8 @@ class CQT:
     (librosa's with ``sparsity=0``, without its resampling error) to a few 1e-5.
     Options are keyword-only and the same as `cqt` (and ``gamma`` as `vqt`, default
     0: constant Q). See `jaxmusic.filters.cqt.cqt_multirate_bank` for the plan.
+    NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
 
     Attributes
     ----------
@@ -677,11 +799,12 @@ class CQT:
             ``n_frames = 1 + n // hop_length`` (librosa's count, see `n_frames`);
             complex64 for float32 input, complex128 for float64 input.
         """
-        y = _check_y(y, 1, True)
-        return _cqt_kernel_jit(
+        y = _check_cqt_y(y, self.plan, self.hop_length)
+        C = _cqt_kernel_jit(
             y, self.kernels, plan=self.plan, pad=self.pad, n_frames=self.n_frames(y.shape[-1]),
             hop_length=self.hop_length, pad_mode=self.pad_mode,
         )
+        return check_output(C, y, what="CQT")
 
     def frequencies(self) -> np.ndarray:
         """Centre frequencies (Hz) of the bins, shape (n_bins,)."""
@@ -690,12 +813,13 @@ class CQT:
 
 def _cqt_apply(y, *, gamma, **kw):
     config, bank, plan = _cqt_setup(gamma=gamma, **kw)
-    y = _check_y(y, 1, True)
+    y = _check_cqt_y(y, plan, config["hop_length"])
     kernels = _cqt_kernels(bank)
-    return _cqt_kernel_jit(
+    C = _cqt_kernel_jit(
         y, kernels, plan=plan, pad=bank.pad, n_frames=bank.n_frames(y.shape[-1]),
         hop_length=config["hop_length"], pad_mode=config["pad_mode"],
     )
+    return check_output(C, y, what="CQT")
 
 
 def cqt(
@@ -747,10 +871,14 @@ def cqt(
     Raises
     ------
     ParameterError
-        Bad options, a top filter above Nyquist, or a bad signal.
+        Bad options, a top filter above Nyquist, or a bad signal (channels-last
+        audio included: pass ``y.T``).
 
     Notes
     -----
+    float16/bfloat16 input is computed in float32. NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
+
     Each octave is computed at the coarsest rate its bandwidth allows (librosa's
     schedule for the defaults), from one FFT of the padded signal: the decimation is
     an ideal low-pass (where librosa resamples with soxr), and every filter keeps its
@@ -806,6 +934,11 @@ def vqt(
     ------
     ParameterError
         Bad options (``gamma < 0`` included), a top filter above Nyquist, or a bad signal.
+
+    Notes
+    -----
+    NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
     """
     return _cqt_apply(
         y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
@@ -838,15 +971,31 @@ def scalogram(y: Any, *, J: int = 8, Q: int = 12, T: Any = None) -> jax.Array:
 
     Returns
     -------
-    jax.Array, shape (..., n_wavelets, n // 2**floor(log2 T))
-        See ``Scattering1D(J=J, shape=n, Q=Q, T=T, max_order=1).meta()`` for the
-        centre frequency ``xi`` (cycles per sample) of each row.
+    jax.Array, shape (..., n_wavelets, n_frames)
+        ``n_frames = n // 2**floor(log2 T)`` when ``n`` is a multiple of
+        ``2**floor(log2 T)`` (within one otherwise: kymatio's border rounding; see
+        ``Scattering1D(J=J, shape=n, Q=Q, T=T, max_order=1).output_shape()``, whose
+        first row, order 0, is left out here). See that transform's ``meta()`` for
+        the centre frequency ``xi`` (cycles per sample) of each row.
+
+    Notes
+    -----
+    Input rules as `Scattering1D` (float16/bfloat16 computed in float32, an empty
+    batch gives an empty output). NaN/inf in ``y`` raise `ParameterError` only for concrete input: under
+    ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
     """
+    from ._checks import check_signal
     from .scattering.time import Scattering1D
 
     shape = getattr(y, "shape", None)
     if not shape:
         raise ParameterError(f"y must be an array of shape (..., n), got {type(y).__name__} {shape}")
+    J = check_int("J", J, min=0)
+    check_layout(y, 2**J, name="y", what=f"the largest wavelet (2**J = {2**J} samples)")
+    if shape[-1] < 2**J:  # the largest wavelet must fit
+        raise ParameterError(f"J={J} needs signals of at least 2**J = {2**J} samples (the largest wavelet); y has "
+                             f"{shape[-1]} (shape {tuple(shape)}): lower J or pass a longer signal")
+    check_signal(y, name="y", min_length=2)
     S = Scattering1D(J=J, shape=shape[-1], Q=(Q,), T=T, max_order=1)
     return S(y)[..., 1:, :]
 

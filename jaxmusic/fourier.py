@@ -8,6 +8,11 @@ basis ``b_k(t) = exp(2i pi k t / T)``,
 
 so that ``idft(dft(x)) == x``.
 
+Input rules (as every jaxmusic transform): signals are ``(..., time)``;
+float16/bfloat16 input is computed in float32; an empty batch ``(0, n)`` gives an
+empty output; NaN/inf raise `ParameterError` for concrete input only (inside
+``jax.jit`` values cannot be inspected: wrap with `jaxmusic.checked`).
+
 `stft` and `istft` reproduce ``librosa.stft`` / ``librosa.istft`` number for number:
 the same centring and padding, the same periodic windows zero-padded to ``n_fft``,
 the same frame count, and the same window-sum-square normalisation on the inverse.
@@ -32,7 +37,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._checks import ParameterError, check_choice, check_int, check_real, check_signal
+from ._checks import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_layout,
+    check_output,
+    check_real,
+    check_signal,
+    upcast,
+    warn_short,
+)
 
 __all__ = [
     "dft",
@@ -62,10 +77,7 @@ _MAX_BLOCKS_PER_FRAME = 64
 
 def _complex_signal(x: Any, name: str) -> jax.Array:
     check_signal(x, name=name, allow_complex=True)
-    x = jnp.asarray(x)
-    if x.dtype == jnp.float16:
-        x = x.astype(jnp.float32)
-    return x
+    return upcast(x)
 
 
 def dft(x: Any) -> jax.Array:
@@ -82,6 +94,12 @@ def dft(x: Any) -> jax.Array:
     -------
     x_hat : jax.Array, shape (..., T), complex
         complex64 for float32/complex64 input, complex128 for 64-bit input.
+
+    Notes
+    -----
+    float16/bfloat16 input is computed in float32. NaN/inf raise `ParameterError`
+    only for concrete input: under ``jax.jit`` values cannot be inspected (see
+    `jaxmusic.checked`).
     """
     return jnp.fft.fft(_complex_signal(x, "x"), axis=-1)
 
@@ -100,6 +118,12 @@ def idft(x_hat: Any) -> jax.Array:
     -------
     x : jax.Array, shape (..., T), complex
         Take ``.real`` to recover a real signal.
+
+    Notes
+    -----
+    float16/bfloat16 input is computed in float32. NaN/inf raise `ParameterError`
+    only for concrete input: under ``jax.jit`` values cannot be inspected (see
+    `jaxmusic.checked`).
     """
     return jnp.fft.ifft(_complex_signal(x_hat, "x_hat"), axis=-1)
 
@@ -344,17 +368,24 @@ def frame(x: Any, *, frame_length: int, hop_length: int) -> jax.Array:
     -------
     frames : jax.Array, shape (..., frame_length, n_frames)
         ``frames[..., :, f] == x[..., f * hop_length : f * hop_length + frame_length]``
-        with ``n_frames = 1 + (n - frame_length) // hop_length``.
+        with ``n_frames = 1 + (n - frame_length) // hop_length``; the dtype of ``x``
+        (float32 for float16/bfloat16, as every jaxmusic transform).
 
     Raises
     ------
     ParameterError
         If ``n < frame_length``, or for non-positive sizes or a non-float signal.
+
+    Notes
+    -----
+    float16/bfloat16 input is computed in float32. NaN/inf raise `ParameterError`
+    only for concrete input: under ``jax.jit`` values cannot be inspected (see
+    `jaxmusic.checked`).
     """
     frame_length = check_int("frame_length", frame_length, min=1)
     hop_length = check_int("hop_length", hop_length, min=1)
     check_signal(x, name="x", min_length=frame_length, allow_complex=True)
-    return jnp.swapaxes(_frames(jnp.asarray(x), frame_length, hop_length), -1, -2)
+    return jnp.swapaxes(_frames(upcast(x), frame_length, hop_length), -1, -2)
 
 
 def overlap_add(frames: Any, *, hop_length: int, xp: Any = jnp) -> Any:
@@ -408,12 +439,15 @@ def overlap_add(frames: Any, *, hop_length: int, xp: Any = jnp) -> Any:
 # ------------------------------------------------------------------------- STFT
 
 
-def _real_signal(y: Any, name: str = "y", min_length: int = 1) -> jax.Array:
+def _real_signal(y: Any, name: str = "y", min_length: int = 1, frame: int | None = None) -> jax.Array:
+    """A checked real signal, half precision cast to float32. With ``frame``, also
+    refuse channels-last audio and warn when the signal is shorter than one frame."""
+    if frame is not None:
+        check_layout(y, frame, name=name)
     check_signal(y, name=name, min_length=min_length)
-    y = jnp.asarray(y)
-    if y.dtype == jnp.float16:
-        y = y.astype(jnp.float32)
-    return y
+    if frame is not None:
+        warn_short(y.shape[-1], frame, name=name)
+    return upcast(y)
 
 
 def _stft_sizes(n_fft: Any, hop_length: Any, win_length: Any) -> tuple[int, int, int]:
@@ -484,15 +518,27 @@ def stft(
     ------
     ParameterError
         Non-positive or non-integer sizes, ``win_length > n_fft``, an unknown pad mode
-        or window, a non-float or non-finite signal, a 0-d signal, or a signal shorter
-        than ``n_fft`` with ``center=False``.
+        or window, a non-float or non-finite signal, a 0-d signal, a signal shorter
+        than ``n_fft`` with ``center=False``, channels-last audio (pass ``y.T``), or
+        (concrete input) an output that overflows its dtype.
+
+    Warns
+    -----
+    JaxMusicWarning
+        ``n_fft`` larger than the signal (as librosa): the frames are mostly padding.
+
+    Notes
+    -----
+    float16/bfloat16 input is computed in float32. NaN/inf are refused for concrete
+    input only: under ``jax.jit`` values cannot be inspected (see `jaxmusic.checked`).
     """
     n_fft, hop_length, win_length = _stft_sizes(n_fft, hop_length, win_length)
     center = bool(center)
     check_choice("pad_mode", pad_mode, PAD_MODES)
-    y = _real_signal(y, "y", min_length=1 if center else n_fft)
+    y = _real_signal(y, "y", min_length=1 if center else n_fft, frame=n_fft)
     window = _fft_window(window, win_length, n_fft)
-    return _stft_kernel(y, window, n_fft=n_fft, hop_length=hop_length, center=center, pad_mode=pad_mode)
+    D = _stft_kernel(y, window, n_fft=n_fft, hop_length=hop_length, center=center, pad_mode=pad_mode)
+    return check_output(D, y, name="y", what="STFT")
 
 
 def istft(
@@ -539,7 +585,14 @@ def istft(
     ------
     ParameterError
         Bad sizes, ``stft_matrix.shape[-2] != 1 + n_fft // 2``, a non-float or
-        non-finite matrix, or fewer than 2 axes.
+        non-finite matrix, fewer than 2 axes, or a ``hop_length`` that leaves output
+        samples covered by no window (``hop_length > win_length``, or a Hann window
+        with ``hop_length == n_fft``): those samples would silently come out as zeros.
+
+    Notes
+    -----
+    NaN/inf are refused for concrete input only: under ``jax.jit`` values cannot be
+    inspected (see `jaxmusic.checked`).
     """
     check_signal(stft_matrix, name="stft_matrix", min_ndim=2, allow_complex=True)
     n_bins = stft_matrix.shape[-2]
@@ -559,7 +612,7 @@ def istft(
     if length is not None:
         length = check_int("length", length, min=1)
     center = bool(center)
-    S = jnp.asarray(stft_matrix)
+    S = upcast(stft_matrix)
     if not jnp.issubdtype(S.dtype, jnp.complexfloating):
         S = S.astype(jnp.result_type(S.dtype, jnp.complex64))
     n_frames = S.shape[-1]
@@ -567,6 +620,7 @@ def istft(
         padded = length + 2 * (n_fft // 2) if center else length
         n_frames = min(n_frames, -(-padded // hop_length))
     window = _fft_window(window, win_length, n_fft)
+    check_overlap(window, n_fft=n_fft, hop_length=hop_length, n_frames=n_frames, what="the inverse STFT")
     frames = jnp.fft.irfft(jnp.swapaxes(S[..., :n_frames], -1, -2), n=n_fft, axis=-1)
     frames = frames * jnp.asarray(window, dtype=frames.dtype)
     y = overlap_add(frames, hop_length=hop_length)
@@ -589,3 +643,85 @@ def _inverse_wss(key, n_frames, hop_length, n_fft, start, n_out, dtype_name):
     inv = np.where(wss > tiny, 1.0 / np.where(wss > tiny, wss, 1.0), 1.0)
     inv.setflags(write=False)
     return inv
+
+
+@functools.lru_cache(maxsize=64)
+def _overlap_report(key: Any, n_fft: int, hop_length: int, n_frames: int) -> tuple[int, float, int]:
+    """Of ``n_frames`` windows overlap-added at ``hop_length`` (capped at enough frames
+    for the steady state, which is also returned): the samples between the first and
+    the last covered one that no window covers (sum-square below float32's ``tiny``),
+    and the largest ``sum |w| / sum w**2`` elsewhere: how much an inverse STFT
+    (window-sum-square normalised) can amplify frames that are not windowed signals
+    (modified spectra)."""
+    w = _window_from_key(key, n_fft)
+    n_frames = max(1, min(n_frames, 2 + -(-4 * n_fft // hop_length)))
+    s1 = overlap_add(np.broadcast_to(np.abs(w), (n_frames, n_fft)), hop_length=hop_length, xp=np)
+    s2 = overlap_add(np.broadcast_to(w**2, (n_frames, n_fft)), hop_length=hop_length, xp=np)
+    covered = s2 > np.finfo(np.float32).tiny
+    idx = np.nonzero(covered)[0]
+    if idx.size == 0:
+        return n_fft, float("inf"), n_frames
+    gaps = int(np.count_nonzero(~covered[idx[0] : idx[-1] + 1]))
+    # the gain in the steady state, away from the first and last frame's outer halves
+    # (a centred STFT covers its output's ends with the middle of a frame)
+    inner = np.zeros_like(covered)
+    inner[n_fft // 2 : s2.shape[0] - n_fft // 2] = True
+    inner = (inner & covered) if np.any(inner & covered) else covered
+    gain = float(np.max(s1[inner] / s2[inner]))
+    return gaps, gain, n_frames
+
+
+@functools.lru_cache(maxsize=64)
+def _span_report(key: Any, n_fft: int, hop_length: int, n_frames: int, start: int, n_out: int) -> tuple[int, float]:
+    """Of ``n_frames`` windows overlap-added at ``hop_length``, over the output samples
+    ``[start, start + n_out)``: how many no window covers (sum-square below float32's
+    ``tiny``, the end beyond the last frame included), and the largest
+    ``sum |w| / sum w**2`` over the others (see `_overlap_report`)."""
+    w = _window_from_key(key, n_fft)
+    s1 = overlap_add(np.broadcast_to(np.abs(w), (n_frames, n_fft)), hop_length=hop_length, xp=np)
+    s2 = overlap_add(np.broadcast_to(w**2, (n_frames, n_fft)), hop_length=hop_length, xp=np)
+    s1 = np.pad(s1, (0, max(0, start + n_out - s1.shape[0])))[start : start + n_out]
+    s2 = np.pad(s2, (0, max(0, start + n_out - s2.shape[0])))[start : start + n_out]
+    covered = s2 > np.finfo(np.float32).tiny
+    gain = float(np.max(s1[covered] / s2[covered])) if covered.any() else float("inf")
+    return int(np.count_nonzero(~covered)), gain
+
+
+def check_overlap(window: Any, *, n_fft: int, hop_length: int, n_frames: int = 64, what: str = "the output",
+                  span: tuple[int, int] | None = None, max_gain: float | None = None) -> None:
+    """Refuse a hop that leaves samples covered by no window (an inverse STFT gives
+    zeros there, whatever the input), and, with ``max_gain``, a hop whose windows
+    overlap so thinly that an inverse STFT of modified frames would amplify them more
+    than ``max_gain`` times.
+
+    ``window`` is the FFT window (an array of length ``n_fft``) or its specification.
+    Without ``span``, the gaps between the first and the last covered sample of
+    ``n_frames`` frames count (the edges of the first and last frame do not: `istft`
+    documents them); with ``span=(start, n_out)``, every output sample
+    ``[start, start + n_out)`` of the overlap-added frames must be covered, the end
+    included, and the gain is taken over those samples.
+    """
+    key = _window_key(window)
+    if hop_length > n_fft and n_frames > 1:
+        raise ParameterError(
+            f"hop_length={hop_length} is larger than n_fft={n_fft}: the samples between frames are "
+            f"covered by no window, so {what} would be silent there; use hop_length <= n_fft // 2"
+        )
+    if span is None:
+        gaps, gain, frames = _overlap_report(key, n_fft, hop_length, n_frames)
+        where = f"{gaps} of them in {frames} frames"
+    else:
+        gaps, gain = _span_report(key, n_fft, hop_length, n_frames, *span)
+        where = f"{gaps} of its {span[1]} samples"
+    if gaps:
+        raise ParameterError(
+            f"hop_length={hop_length} with n_fft={n_fft} leaves samples that no window covers (the "
+            f"window is zero there, or no frame reaches them: {where}), so {what} would be zero there "
+            "whatever the input; use hop_length <= n_fft // 2"
+        )
+    if max_gain is not None and gain > max_gain:
+        raise ParameterError(
+            f"hop_length={hop_length} with n_fft={n_fft}: the windows overlap so little that {what} "
+            f"would amplify the frames up to {gain:.3g} times (more than {max_gain:g}) where only a "
+            "window's edge covers a sample; use hop_length <= n_fft // 2"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -26,6 +27,7 @@ __all__ = [
     "border_indices",
     "reflect_pad",
     "subsample_fourier",
+    "empty_batch",
 ]
 
 
@@ -162,3 +164,11 @@ def log2_int(name: str, value: int) -> int:
     if 2**k != value:
         raise ParameterError(f"{name} must be a power of two, got {value}")
     return k
+
+
+def empty_batch(apply, xb: jnp.ndarray):
+    """The output of ``apply`` for a batch of zero signals ``xb`` (0, N): arrays
+    of the shapes and dtypes ``apply`` gives one signal, with a batch axis of 0."""
+    one = jax.ShapeDtypeStruct((1,) + tuple(xb.shape[1:]), xb.dtype)
+    shapes = jax.eval_shape(apply, one)
+    return jax.tree_util.tree_map(lambda s: jnp.zeros((0,) + tuple(s.shape[1:]), s.dtype), shapes)

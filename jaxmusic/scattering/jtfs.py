@@ -76,13 +76,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_signal
+from .._checks import ParameterError, check_int, check_output, check_signal, upcast
 from .._pytree import pytree_dataclass, static_field
 from ..filters.frequential import frequential_lowpass, frequential_padding, spinned_filter_bank
 from ..filters.morlet import ALPHA, R_PSI, SIGMA0, periodize, scattering_filter_bank
 from ._common import (
     SUPPORT_TOL,
     border_indices,
+    empty_batch,
     log2_int,
     parse_stride,
     parse_T,
@@ -884,6 +885,10 @@ class TimeFrequencyScattering:
     ----
     ``S(x)`` with ``x`` real floating point of shape ``(..., shape)`` returns the
     coefficients in the dtype of ``x``, paths in kymatio's order; see `meta`.
+    float16/bfloat16 input is computed in float32; an empty batch ``(0, shape)``
+    gives an empty output. NaN/inf in ``x`` raise `ParameterError` only for
+    concrete input: under ``jax.jit`` values cannot be inspected (wrap with
+    `jaxmusic.checked`).
 
     Examples
     --------
@@ -1024,8 +1029,7 @@ class TimeFrequencyScattering:
         (float32 for half-precision input, which is computed in float32).
         """
         check_signal(x, length=self.shape)
-        if jnp.dtype(x.dtype).itemsize < 4:  # half precision: compute in float32
-            x = x.astype(jnp.float32)
+        x = upcast(x)  # half precision: compute in float32
         plan = self._plan
         batch = x.shape[:-1]
         xb = jnp.reshape(x, (-1, self.shape))
@@ -1033,8 +1037,12 @@ class TimeFrequencyScattering:
         if chunk is None:
             budget = CHUNK_BYTES.get(jax.default_backend(), CHUNK_BYTES_DEFAULT)
             chunk = max(1, budget // max(1, plan.chunk_bytes_per_signal))
-        out = _apply(plan, int(chunk), self.filters, xb)
-        return jnp.reshape(out, batch + out.shape[1:])
+        if xb.shape[0] == 0:  # no signal: the output's shape, from one signal's
+            out = empty_batch(lambda c: _apply(plan, int(chunk), self.filters, c), xb)
+        else:
+            out = _apply(plan, int(chunk), self.filters, xb)
+        out = jnp.reshape(out, batch + out.shape[1:])
+        return check_output(out, x, name="x", what="scattering coefficients")
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

@@ -112,7 +112,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import ParameterError, check_choice, check_int, check_signal
+from .._checks import ParameterError, check_choice, check_int, check_output, check_signal, upcast
 from .._pytree import pytree_dataclass, static_field
 from ..filters.morlet import (
     ALPHA,
@@ -124,7 +124,7 @@ from ..filters.morlet import (
     scattering_filter_bank,
 )
 from ._common import parse_T
-from ._common import SUPPORT_TOL, support_blocks
+from ._common import SUPPORT_TOL, empty_batch, support_blocks
 from .time import _scale, gather_paths, scatter_orders
 from .time import _build as _build_time
 
@@ -726,6 +726,10 @@ class SpiralScattering:
       lattice axis is ``Q // 2**floor(log2 F)`` (the stride must divide ``Q``); with
       ``"global"`` both lattice axes are 1.
 
+    float16/bfloat16 input is computed in float32; an empty batch ``(0, shape)``
+    gives empty outputs. NaN/inf in ``x`` raise `ParameterError` only for concrete
+    input: under ``jax.jit`` values cannot be inspected (wrap with `jaxmusic.checked`).
+
     Examples
     --------
     >>> S = SpiralScattering(J=8, shape=2**16, Q=12)
@@ -910,21 +914,35 @@ class SpiralScattering:
         Parameters
         ----------
         x : array, shape (..., shape), real floating point
+            float16/bfloat16 input is computed in float32 (output float32); a batch
+            of zero signals ``(0, shape)`` gives empty outputs.
 
         Returns
         -------
         array (..., n_paths, n_frames) for ``format="time"``; for ``format="joint"`` a
         dict of ``"order0"``, ``"order1"`` and ``"order2"`` (see the class docstring).
+
+        Raises
+        ------
+        ParameterError
+            A non-float, complex or wrongly shaped ``x`` (channels-last: pass ``x.T``);
+            NaN/inf in ``x`` only for concrete input: under ``jax.jit`` values cannot be
+            inspected (wrap with `jaxmusic.checked`).
         """
         check_signal(x, length=self.shape)
+        x = upcast(x)  # half precision: compute in float32
         plan = self._plan
         batch = x.shape[:-1]
         xb = jnp.reshape(x, (-1, self.shape))
         chunk = self.chunk_size
         if chunk is None:
             chunk = max(1, CHUNK_BYTES // max(1, plan.bytes_per_signal))
-        out = _apply(plan, int(chunk), self.format, self.filters, xb)
-        return jax.tree_util.tree_map(lambda a: jnp.reshape(a, batch + a.shape[1:]), out)
+        if xb.shape[0] == 0:  # no signal: the output's shape, from one signal's
+            out = empty_batch(lambda c: _apply(plan, int(chunk), self.format, self.filters, c), xb)
+        else:
+            out = _apply(plan, int(chunk), self.format, self.filters, xb)
+        out = jax.tree_util.tree_map(lambda a: jnp.reshape(a, batch + a.shape[1:]), out)
+        return check_output(out, x, name="x", what="scattering coefficients")
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))

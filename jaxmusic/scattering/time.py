@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_signal
+from .._checks import ParameterError, check_int, check_output, check_signal, upcast
 from .._pytree import pytree_dataclass, static_field
 from ..filters.morlet import ALPHA, R_PSI, SIGMA0, scattering_filter_bank
 from ._common import (
@@ -247,6 +247,9 @@ class Scattering1D:
     ``S(x)`` with ``x`` of shape ``(..., shape)`` real floating point returns
     ``(..., n_paths, n_frames)`` with paths in kymatio's order (order 0, order 1
     by decreasing centre frequency, then order 2 ...). See `meta` for the paths.
+    float16/bfloat16 input is computed in float32. NaN/inf in ``x`` raise
+    `ParameterError` only for concrete input: under ``jax.jit`` values cannot be
+    inspected (wrap with `jaxmusic.checked`).
 
     Examples
     --------
@@ -304,6 +307,15 @@ class Scattering1D:
         """Number of paths (the ``n_paths`` axis of the output)."""
         return len(self._plan.order_paths)
 
+    def output_shape(self):
+        """Shape of ``S(x)`` for one signal: ``(n_paths, n_frames)``; for ``T=0`` a
+        tuple of ``(n_frames,)``, one per path. ``n_frames`` is about
+        ``shape / stride`` (exactly that for a multiple of the stride; kymatio's
+        border rounding otherwise)."""
+        one = jax.ShapeDtypeStruct((1, self.shape), jnp.float32)
+        out = jax.eval_shape(self._apply, one)
+        return jax.tree_util.tree_map(lambda a: tuple(a.shape[1:]), out)
+
     def meta(self) -> dict[str, np.ndarray]:
         """Per-path metadata, as kymatio's ``meta()``.
 
@@ -325,9 +337,32 @@ class Scattering1D:
 
     # -- the transform --
     def __call__(self, x: jnp.ndarray):
+        """Apply the transform.
+
+        Parameters
+        ----------
+        x : array, shape (..., shape), real floating point
+            float16/bfloat16 input is computed in float32 (output float32); a batch
+            of zero signals ``(0, shape)`` gives an empty output ``(0, n_paths, n_frames)``.
+
+        Returns
+        -------
+        array, shape (..., n_paths, n_frames) (a tuple of one array per path for ``T=0``)
+
+        Raises
+        ------
+        ParameterError
+            A non-float, complex or wrongly shaped ``x`` (channels-last: pass ``x.T``);
+            NaN/inf in ``x`` only for concrete input: under ``jax.jit`` values cannot be
+            inspected (wrap with `jaxmusic.checked`).
+        """
         check_signal(x, length=self.shape)
-        # compiled once per configuration and input shape, also when called eagerly
-        return _apply_jit(self, x)
+        x = upcast(x)
+        batch = x.shape[:-1]
+        # compiled once per configuration and batch size, also when called eagerly
+        out = _apply_jit(self, jnp.reshape(x, (-1, self.shape)))
+        out = jax.tree_util.tree_map(lambda a: jnp.reshape(a, batch + a.shape[1:]), out)
+        return check_output(out, x, name="x", what="scattering coefficients")
 
     def _apply(self, x: jnp.ndarray):
         plan, average = self._plan, self.average

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import AudioError, ParameterError, check_int
+from .._checks import AudioError, ParameterError, check_int, check_layout
 from ..audio import RES_TYPE, validate
 
 __all__ = ["prepare", "fit_peak", "ClippingWarning", "repeat_to"]
@@ -54,14 +54,22 @@ def prepare(y: Any, *, name: str, n_fft: int | None = None, sr: int | None = Non
     Raises
     ------
     ParameterError
-        Not an array, integer or complex dtype, more than two axes; shorter than ``n_fft``.
+        Not an array, integer or complex dtype, more than two axes; channels-last
+        ``(samples, channels)`` (pass ``y.T``); shorter than ``n_fft``.
     AudioError
         Empty, or NaN/inf samples.
     """
     if isinstance(y, (list, tuple)):
         y = np.asarray(y, dtype=np.float32)
     validate(y, name=name)
-    y = np.asarray(y, dtype=np.float32)
+    if n_fft is not None:
+        check_layout(y, check_int("n_fft", n_fft, min=2), name=name)
+    wide = np.asarray(y)
+    with np.errstate(over="ignore"):  # reported below, naming the peak
+        y = wide.astype(np.float32)
+    if not np.all(np.isfinite(y)):  # finite (validated) but beyond float32's range
+        raise ParameterError(f"{name} peaks at {float(np.max(np.abs(wide))):.3g}, beyond float32's range "
+                             f"(largest {float(np.finfo(np.float32).max):.3g}); scale it down first")
     if y.ndim == 2:
         y = y.mean(axis=0)
     if orig_sr is not None:

@@ -22,7 +22,9 @@ the target's: frame by frame,
 
 i.e. ``|Y| = |X_s| exp(E_t) / exp(E_s)`` with the source's phase, then inverts the
 STFT (as `jaxmusic.fourier.istft`, window-sum-square normalised). The STFT is
-librosa's (``center=True``, zero padding). The floor ``EPS = 1e-5`` (librosa's
+librosa's (``center=True``, zero padding), of the inputs followed by ``hop_length``
+zeros, so that the frames reach past the end and the last samples lie under the
+middle of a window, as the first ones do. The floor ``EPS = 1e-5`` (librosa's
 ``amplitude_to_db`` default ``amin``) keeps the logarithm, and its gradient,
 finite at silent bins: a silent source gives silence, a silent target a
 near-silent output, never NaN.
@@ -37,14 +39,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import ParameterError, check_int, check_real, check_signal
+from .._checks import ParameterError, check_int, check_layout, check_output, check_real, check_signal, warn_short
 from ..audio import validate
-from ..fourier import _fft_window, _stft_kernel, overlap_add, window_sumsquare
+from ..fourier import _fft_window, _stft_kernel, check_overlap, overlap_add, window_sumsquare
 
 __all__ = ["envelope_hybrid", "cepstral_envelope", "EPS"]
 
 #: Magnitude floor before the logarithm (librosa's ``amplitude_to_db`` ``amin``).
 EPS = 1e-5
+
+#: Largest amplification of a frame that `envelope_hybrid`'s inverse STFT may apply
+#: where the windows overlap thinly (``max sum|w| / sum w**2`` over the output; 2 for
+#: a Hann window at ``hop_length = n_fft // 2``, 6.8 in the steady state at
+#: ``3 n_fft / 4``, 4e5 at ``n_fft``): above it the hybrid would be dominated by the
+#: edges of the frames.
+MAX_OVERLAP_GAIN = 16.0
 
 
 def _check_sizes(n_fft: Any, hop_length: Any, n_coeffs: Any) -> tuple[int, int, int]:
@@ -130,15 +139,24 @@ def cepstral_envelope(
     ------
     ParameterError
         Bad sizes or window, ``n_coeffs`` out of range, a non-float, 0-d or
-        non-finite signal.
+        non-finite signal (NaN/inf only for concrete input: under ``jax.jit`` values
+        cannot be inspected, see `jaxmusic.checked`), channels-last audio (pass ``y.T``).
+
+    Warns
+    -----
+    JaxMusicWarning
+        A signal shorter than ``n_fft``. float16/bfloat16 input is computed in float32.
     """
     n_fft, hop_length, n_coeffs = _check_sizes(n_fft, hop_length, n_coeffs)
     check_signal(y, name="y")
+    check_layout(y, n_fft, name="y")
+    warn_short(y.shape[-1], n_fft, name="y")
     y = jnp.asarray(y)
     dtype = _float_dtype(y.dtype)
     win = np.asarray(_fft_window(window, n_fft, n_fft), dtype=dtype)
     w_lp = np.asarray(_lifter(n_fft, n_coeffs), dtype=dtype)
-    return _envelope_kernel(y.astype(dtype), win, w_lp, n_fft=n_fft, hop_length=hop_length)
+    E = _envelope_kernel(y.astype(dtype), win, w_lp, n_fft=n_fft, hop_length=hop_length)
+    return check_output(E, y, what="log envelope")
 
 
 @functools.partial(jax.jit, static_argnames=("n_fft", "hop_length"))
@@ -152,6 +170,7 @@ def _mono(y: Any, name: str, n_fft: int) -> Any:
     if isinstance(y, (list, tuple)):
         y = np.asarray(y, dtype=np.float32)
     validate(y, name=name)  # shape, dtype, emptiness; NaN/inf (AudioError) when concrete
+    check_layout(y, n_fft, name=name)
     if y.shape[-1] < n_fft:
         raise ParameterError(f"{name} has {y.shape[-1]} samples, shorter than one frame (n_fft={n_fft}); "
                              "pass a longer signal or a smaller n_fft")
@@ -197,8 +216,13 @@ def envelope_hybrid(
         resample inputs at other rates first (`jaxmusic.synthesis._common.prepare`).
     n_fft : int >= 2, keyword-only
         Frame length and FFT size (default 2048).
-    hop_length : int >= 1, keyword-only
-        Samples between frames (default 512).
+    hop_length : int in [1, n_fft], keyword-only
+        Samples between frames (default 512). Every output sample must be covered by
+        a window, the end included, and the windows must overlap enough that the
+        inverse STFT amplifies no frame more than `MAX_OVERLAP_GAIN` times:
+        ``hop_length <= n_fft // 2`` always is; longer hops are refused where they
+        fail (for a Hann window, from about ``0.8 n_fft``, or earlier when the last
+        frame stops short of the end).
     n_coeffs : int in [1, 1 + n_fft // 2], keyword-only
         Quefrencies kept by the lifter (default 40). Small values give a smooth
         envelope (formants); ``1 + n_fft // 2`` keeps every quefrency, giving the
@@ -217,9 +241,11 @@ def envelope_hybrid(
     Raises
     ------
     ParameterError
-        Bad options (``n_coeffs`` out of range, non-integer sizes, unknown window);
-        an input that is not a floating-point array of one or two axes, or is
-        shorter than ``n_fft``.
+        Bad options (``n_coeffs`` out of range, non-integer sizes, unknown window,
+        ``hop_length > n_fft`` or windows that overlap too little, see
+        ``hop_length``); an input that is not a floating-point array of one or two
+        axes, is channels-last (pass ``y.T``), or is shorter than ``n_fft``; a
+        concrete result that overflows float32 (the message names the target's peak).
     AudioError
         An empty input, or NaN/inf samples (checked only for concrete inputs: under
         ``jax.jit`` the values cannot be inspected).
@@ -236,11 +262,17 @@ def envelope_hybrid(
     t = _mono(target, "target", n_fft)
     dtype = _float_dtype(s.dtype, t.dtype)
     n = max(s.shape[-1], t.shape[-1])
+    # the frames run one hop past the end (zeros there), so that the last samples are
+    # covered by the middle of a window, as the first ones are (see _hybrid_kernel)
+    check_overlap(window, n_fft=n_fft, hop_length=hop_length,
+                  n_frames=_n_frames(n_fft, hop_length, n + hop_length),
+                  what="the hybrid", span=(n_fft // 2, n), max_gain=MAX_OVERLAP_GAIN)
     win = np.asarray(_fft_window(window, n_fft, n_fft), dtype=dtype)
     w_lp = np.asarray(_lifter(n_fft, n_coeffs), dtype=dtype)
-    inv_wss = _inverse_wss(window, n_fft, hop_length, n, dtype)
-    return _hybrid_kernel(s.astype(dtype), t.astype(dtype), win, w_lp, inv_wss,
-                          n_fft=n_fft, hop_length=hop_length, length=n)
+    inv_wss = _inverse_wss(window, n_fft, hop_length, n + hop_length, dtype)
+    y = _hybrid_kernel(s.astype(dtype), t.astype(dtype), win, w_lp, inv_wss,
+                       n_fft=n_fft, hop_length=hop_length, length=n)
+    return check_output(y, t, name="target", what="hybrid")
 
 
 def _n_frames(n_fft: int, hop_length: int, n: int) -> int:
@@ -261,23 +293,33 @@ def _inverse_wss(window: Any, n_fft: int, hop_length: int, n: int, dtype: Any) -
 
 @functools.partial(jax.jit, static_argnames=("n_fft", "hop_length", "length"))
 def _hybrid_kernel(s, t, win, w_lp, inv_wss, *, n_fft, hop_length, length):
-    """Checked inputs (mono or channels-first) -> the hybrid, ``length`` samples."""
+    """Checked inputs (mono or channels-first) -> the hybrid, ``length`` samples.
+
+    The signals are followed by ``hop_length`` zeros, so that the frames reach past
+    the end: the last samples are covered by the middle of a window, as the first ones
+    are (by the centred frame 0). Without them, a hop near ``n_fft // 2`` leaves the
+    last samples under the edge of one window only, and dividing by its tiny
+    sum-square amplified them up to 1e4 times. ``inv_wss`` has ``length + hop_length``
+    samples.
+    """
     if s.ndim == 2:
         s = s.mean(axis=0)
     if t.ndim == 2:
         t = t.mean(axis=0)
-    s = _tile_to(s, length)
-    t = _tile_to(t, length)
+    tail = [(0, hop_length)]
+    s = jnp.pad(_tile_to(s, length), tail)
+    t = jnp.pad(_tile_to(t, length), tail)
+    extended, length = length + hop_length, length
     stft = functools.partial(_stft_kernel, n_fft=n_fft, hop_length=hop_length, center=True, pad_mode="constant")
     X_s = stft(s, win)
     X_t = stft(t, win)
     gain = jnp.exp(_log_envelope(X_t, w_lp, n_fft) - _log_envelope(X_s, w_lp, n_fft))
-    Y = (X_s * gain.astype(X_s.dtype))[..., : _n_frames(n_fft, hop_length, length)]
-    # inverse STFT as jaxmusic.fourier.istft(Y, length=length): the window is an argument here
+    Y = (X_s * gain.astype(X_s.dtype))[..., : _n_frames(n_fft, hop_length, extended)]
+    # inverse STFT as jaxmusic.fourier.istft(Y, length=extended): the window is an argument here
     frames = jnp.fft.irfft(jnp.swapaxes(Y, -1, -2), n=n_fft, axis=-1) * win
     y = overlap_add(frames, hop_length=hop_length)
     start = n_fft // 2
-    y = y[start : start + length]
-    if y.shape[-1] < length:
-        y = jnp.pad(y, (0, length - y.shape[-1]))
-    return y * inv_wss
+    y = y[start : start + extended]
+    if y.shape[-1] < extended:
+        y = jnp.pad(y, (0, extended - y.shape[-1]))
+    return (y * inv_wss)[:length]

@@ -39,7 +39,7 @@ import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
 from .. import features
-from ..fourier import _fft_window, _frames, overlap_add, window_sumsquare
+from ..fourier import _fft_window, _frames, check_overlap, overlap_add, window_sumsquare
 from ._common import prepare
 
 __all__ = ["mosaic", "MosaicIndices"]
@@ -86,14 +86,24 @@ def _nearest(source_features: np.ndarray, corpus_features: np.ndarray, k: int) -
     return nn.kneighbors(source_features, return_distance=False).astype(np.int64)
 
 
+def _rms(frames: jax.Array) -> jax.Array:
+    """Root mean square of each frame (last axis), without overflow: frames whose
+    squares could overflow are scaled by a power of two first (exact; for every normal
+    level the scale is 1 and the result is the plain formula's)."""
+    peak = jnp.max(jnp.abs(frames), axis=-1, keepdims=True)
+    limit = float(np.sqrt(np.finfo(frames.dtype).max / 1e4 / frames.shape[-1]))
+    e = jnp.where(peak > limit, jnp.frexp(peak)[1], 0)
+    return jnp.ldexp(jnp.sqrt(jnp.mean(jnp.square(jnp.ldexp(frames, -e)), axis=-1)), e[..., 0])
+
+
 @functools.partial(jax.jit, static_argnames=("n_fft", "hop_length", "n_out", "match_energy"))
 def _synthesise(source_padded, chosen, window, inverse_wss, *, n_fft, hop_length, n_out, match_energy):
     """Window, average, rescale, window and overlap-add the chosen frames (frames, k, n_fft)."""
     frames = jnp.mean(chosen * window, axis=1)  # (frames, n_fft)
     if match_energy:
         src = _frames(source_padded, n_fft, hop_length) * window
-        rms_src = jnp.sqrt(jnp.mean(jnp.square(src), axis=-1))
-        rms_out = jnp.sqrt(jnp.mean(jnp.square(frames), axis=-1))
+        rms_src = _rms(src)
+        rms_out = _rms(frames)
         tiny = jnp.finfo(frames.dtype).tiny
         gain = jnp.where(rms_out > tiny, rms_src / jnp.where(rms_out > tiny, rms_out, 1.0), 0.0)
         frames = frames * gain[:, None]
@@ -137,8 +147,11 @@ def mosaic(
     n_fft : int >= 2, keyword-only
         Frame length (default 2048).
     hop_length : int >= 1, keyword-only
-        Samples between frames (default 512); ``hop_length <= n_fft // 2`` for a
-        Hann window leaves no gaps.
+        Samples between frames (default 512); ``hop_length <= n_fft // 2`` leaves no
+        gaps. A hop that leaves output samples covered by no window is refused (the
+        mosaic would be silent there): ``hop_length > n_fft``, ``hop_length == n_fft``
+        for a Hann window (whose ends are zero), or a hop above ``n_fft // 2`` whose
+        last frame stops short of the source's end.
     n_mfcc : int, keyword-only
         MFCCs per frame (default 20); at least 2 with ``exclude_c0``.
     k : int >= 1, keyword-only
@@ -165,9 +178,10 @@ def mosaic(
     Raises
     ------
     ParameterError
-        Bad options; an empty corpus list; ``k`` larger than the number of corpus
-        frames; an input that is not a floating-point array of one or two axes or is
-        shorter than ``n_fft``.
+        Bad options (a ``hop_length`` that leaves gaps, see above); an empty corpus
+        list; ``k`` larger than the number of corpus frames; an input that is not a
+        floating-point array of one or two axes, is channels-last (pass ``y.T``) or
+        is shorter than ``n_fft``.
     AudioError
         An empty input or NaN/inf samples.
 
@@ -195,6 +209,7 @@ def mosaic(
     if exclude_c0 and n_mfcc < 2:
         raise ParameterError(f"n_mfcc must be >= 2 with exclude_c0=True (c0 is left out of the matching), "
                              f"got {n_mfcc}")
+    check_overlap(window, n_fft=n_fft, hop_length=hop_length, what="the mosaic")
     transform = features.MFCC(sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, window=window)
     win = np.asarray(_fft_window(window, n_fft, n_fft), dtype=np.float32)
 
@@ -219,6 +234,8 @@ def mosaic(
     sample_offsets = np.concatenate([[0], np.cumsum([len(p) for p in padded])[:-1]])
     starts = np.concatenate([s + hop_length * np.arange(c) for s, c in zip(sample_offsets, counts)])
     n_frames = index.shape[0]
+    check_overlap(window, n_fft=n_fft, hop_length=hop_length, n_frames=n_frames, span=(pad, len(y)),
+                  what="the mosaic")
     wss = window_sumsquare(window=window, n_frames=n_frames, hop_length=hop_length,
                            n_fft=n_fft)[pad : pad + len(y)]
     tiny = np.finfo(np.float32).tiny

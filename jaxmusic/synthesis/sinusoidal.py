@@ -117,7 +117,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import ParameterError, check_choice, check_int, check_real
+from .._checks import ParameterError, check_choice, check_int, check_output, check_real, is_concrete, is_float_dtype
 from .._pytree import pytree_dataclass, static_field
 from ._common import prepare
 
@@ -626,6 +626,10 @@ def _check_analysis(sr, n_fft, hop_length, max_partials, threshold_db, max_devia
     sr = check_int("sr", sr, min=1)
     n_fft = check_int("n_fft", n_fft, min=8)
     hop_length = check_int("hop_length", hop_length, min=1)
+    if hop_length > n_fft:
+        raise ParameterError(f"hop_length={hop_length} is larger than n_fft={n_fft}: the samples between "
+                             "analysis frames would be seen by no frame (the partials there are guesses); "
+                             "use hop_length <= n_fft // 2")
     max_partials = check_int("max_partials", max_partials, min=1)
     threshold_db = check_real("threshold_db", threshold_db, max=0.0)
     max_deviation = check_real("max_deviation", max_deviation, min=0.0)
@@ -905,14 +909,27 @@ def sinusoidal_synthesis(partials: Partials, *, length: int | None = None,
     if length is None:
         length = partials.length
         if length is None:
-            length = (np.shape(partials.freqs)[0] - 1) * partials.hop_length + 1
+            length = max(0, (np.shape(partials.freqs)[0] - 1) * partials.hop_length + 1)  # no frame: empty
     length = check_int("length", length, min=0)
     shapes = {np.shape(partials.freqs), np.shape(partials.amps), np.shape(partials.phases)}
     if len(shapes) != 1 or len(np.shape(partials.freqs)) != 2:
         raise ParameterError(f"partials.freqs, amps and phases must share one (frames, n_partials) "
                              f"shape, got {sorted(shapes)}")
-    return _synthesize(partials.freqs, partials.amps, partials.phases, sr=partials.sr,
-                       hop=partials.hop_length, length=int(length), method=method)
+    check_real("partials.sr", partials.sr, min=0.0, strict_min=True)
+    check_int("partials.hop_length", partials.hop_length, min=1)
+    for field in ("freqs", "amps", "phases"):
+        value = getattr(partials, field)
+        if not is_concrete(value):
+            continue  # under jax.jit values cannot be inspected (see jaxmusic.checked)
+        if not is_float_dtype(np.asarray(value).dtype):
+            raise ParameterError(f"partials.{field} must be floating point, got dtype {np.asarray(value).dtype}")
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(np.asarray(value))))
+        if bad:
+            raise ParameterError(f"partials.{field} has {bad} NaN or inf values (shape {np.shape(value)}); "
+                                 "give 0 amplitude to inactive partials instead")
+    out = _synthesize(partials.freqs, partials.amps, partials.phases, sr=partials.sr,
+                      hop=partials.hop_length, length=int(length), method=method)
+    return check_output(out, partials.amps, name="partials.amps", what="synthesised signal")
 
 
 def sinusoidal_model(y: Any, *, method: str = "cubic", **analysis_kwargs):

@@ -50,8 +50,8 @@ def test_conventions(qualname, name, obj):
     assert (obj.__doc__ or "").strip(), f"{qualname} has no docstring"
     try:
         sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return
+    except (TypeError, ValueError) as err:  # a signature users and tools cannot read is a failure too
+        pytest.fail(f"{qualname} has no readable signature: {type(err).__name__}: {err}")
     params = list(sig.parameters.values())
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if isinstance(obj, type) and hasattr(obj, "__dataclass_fields__") and name not in MANY_POSITIONAL:

@@ -154,6 +154,11 @@ def test_other_optimizer_is_used():
     (dict(patience=3), "validation set"),
     (dict(n_classes=8), "model gives 4 logits"),
     (dict(val=(np.zeros((10, 5), np.float32), np.zeros(10, np.int32))), "shapes after the first axis"),
+    (dict(X=[[0.0] * 6] * 240), "training set inputs must be an array .* got list; convert it with np.asarray"),
+    (dict(X=np.zeros((240, 6), np.complex64)), "complex .*magnitude"),
+    (dict(X=np.zeros((240, 6), np.int32)), "floating point"),
+    (dict(learning_rate=float("nan")), "learning_rate must be finite"),
+    (dict(optimizer="adam"), "optax.GradientTransformation"),
 ])
 def test_fit_bad_input(kwargs, match):
     X, y = blobs()
@@ -196,11 +201,14 @@ def test_resume_in_process_continues_the_run(tmp_path):
     a = Tiny(6, 4, rngs=nnx.Rngs(0))
     ra = train.fit(a, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Tiny(6, 4, rngs=nnx.Rngs(0))
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while reading batch 15 (two reads check and fingerprint the data), between evaluations 10 and 20
+    # Ctrl-C while reading batch 15 (two reads check and fingerprint the data), between evaluations 10 and 20,
+    # just after the checkpoint of step 14: nothing more to save
+    with pytest.raises(jaxmusic.Interrupted, match="interrupted at step 14 of 40; the last checkpoint is step 14"):
         train.fit(b, Interrupting(X[:200], after=16), y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Tiny(6, 4, rngs=nnx.Rngs(0))
     rb = train.fit(b2, X[:200], y[:200], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     assert rb.resumed_from == 14 and len(rb.history) == 4 and rb.history[0]["step"] == 10
+    assert rb.steps_run == rb.batches_read == 40 - 14  # the steps before the checkpoint were not run again
     strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
     assert strip(ra.history) == strip(rb.history)  # the running sums of steps 11-14 were checkpointed
     for pa, pb in zip(jax.tree.leaves(nnx.state(a, nnx.Param)), jax.tree.leaves(nnx.state(b2, nnx.Param))):
@@ -215,7 +223,13 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err[-3000:]
-    assert json.loads((tmp_path / "four" / "history0.json").read_text())["devices"] == 4
+    h4 = json.loads((tmp_path / "four" / "history0.json").read_text())
+    h1 = json.loads((tmp_path / "one" / "history0.json").read_text())
+    # the batch is split over all four devices (8 rows each), the parameters are whole on each
+    assert h4["placement"] == {"devices": 4, "batch_shape": [32, 6], "batch_devices": 4,
+                               "local_shards": [[8, 6]] * 4, "params_replicated": True}
+    assert h1["placement"] == {"devices": 1, "batch_shape": [32, 6], "batch_devices": 1,
+                               "local_shards": [[32, 6]], "params_replicated": True}
     four, one = load_params(tmp_path / "four"), load_params(tmp_path / "one")
     assert four.keys() == one.keys()
     for k in four:
@@ -232,7 +246,16 @@ def test_two_processes_train_as_one(tmp_path):
         assert p.returncode == 0, err[-3000:]
     p0, p1 = load_params(tmp_path / "multi", 0), load_params(tmp_path / "multi", 1)
     s = load_params(tmp_path / "single")
-    assert json.loads((tmp_path / "multi" / "history0.json").read_text())["devices"] == 2
+    h = [json.loads((tmp_path / "multi" / f"history{i}.json").read_text()) for i in range(2)]
+    for hi in h:  # each process holds its half of every global batch, on its one device
+        assert hi["devices"] == 2 and hi["steps_run"] == 60 == len(hi["rows"])
+        assert hi["placement"] == {"devices": 2, "batch_shape": [32, 6], "batch_devices": 2,
+                                   "local_shards": [[16, 6]], "params_replicated": True}
+    X, y = blobs()
+    sampler = train.BalancedSampler(y[:180], batch_size=32, seed=0)
+    for step, (r0, r1) in enumerate(zip(h[0]["rows"], h[1]["rows"])):
+        idx = sampler.indices(step).tolist()
+        assert (r0, r1) == (idx[:16], idx[16:]), step  # different rows: process 0 the first half
     for k in s:
         np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
         np.testing.assert_allclose(p0[k], s[k], rtol=2e-5, atol=2e-6, err_msg=k)
@@ -268,6 +291,11 @@ def test_killed_run_resumes_bit_identical(tmp_path):
     assert ref.returncode == 0, err[-3000:]
     resumed = json.loads((tmp_path / "victim" / "history0.json").read_text())
     assert resumed["resumed_from"] >= kills[-1] > kills[0]
+    # the resumed process ran only the steps after its checkpoint, and read only their batches
+    done = resumed["resumed_from"]
+    assert resumed["steps_run"] == resumed["batches_read"] == len(resumed["rows"]) == 700 - done
+    X, y = blobs()
+    assert resumed["rows"][0] == train.BalancedSampler(y[:180], batch_size=32, seed=0).indices(done).tolist()
     a, b = load_params(tmp_path / "ref"), load_params(tmp_path / "victim")
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bit-identical
@@ -382,11 +410,12 @@ def test_minimize_resumes_bit_identically(tmp_path):
     a = Linear(4, 3, rngs=nnx.Rngs(0))
     ra = train.minimize(a, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "a", **kw)
     b = Linear(4, 3, rngs=nnx.Rngs(0))
-    with pytest.raises(KeyboardInterrupt):  # two reads check and fingerprint the data, then batch 16 fails
+    # two reads check and fingerprint the data, then reading batch 16 fails: Ctrl-C saves step 15
+    with pytest.raises(jaxmusic.Interrupted, match="interrupted at step 15 of 40; the last checkpoint is step 15"):
         train.minimize(b, Interrupting(X[:160], after=17), Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
     b2 = Linear(4, 3, rngs=nnx.Rngs(0))
     rb = train.minimize(b2, X[:160], Y[:160], steps=40, checkpoint_dir=tmp_path / "b", **kw)
-    assert rb.resumed_from == 14
+    assert rb.resumed_from == 15 and rb.steps_run == rb.batches_read == 40 - 15
     strip = lambda h: [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
     assert strip(ra.history) == strip(rb.history)
     np.testing.assert_array_equal(a.l.kernel[...], b2.l.kernel[...])
@@ -415,3 +444,126 @@ def test_minimize_bad_input(bad, match):
     kw.update(bad)
     with pytest.raises(jaxmusic.ParameterError, match=match):
         train.minimize(Linear(4, 3, rngs=nnx.Rngs(0)), **kw)
+
+
+# ------------------------------------------------------------------ faults: divergence, damaged and failed checkpoints
+def nan_at(count):
+    """An optax transformation that turns the update of step ``count`` (0-based) into NaN."""
+    import jax.numpy as jnp
+
+    def init(params):
+        return {"count": jnp.zeros((), jnp.int32)}
+
+    def update(updates, state, params=None):
+        scale = jnp.where(state["count"] == count, jnp.nan, 1.0)
+        return jax.tree.map(lambda u: u * scale, updates), {"count": state["count"] + 1}
+
+    return optax.chain(optax.adam(1e-2), optax.GradientTransformation(init, update))
+
+
+def test_a_diverging_run_stops_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    X, y = blobs()
+    kw = dict(eval_every=5, checkpoint_every=5, progress=False, checkpoint_dir=tmp_path / "ck", out=tmp_path / "out")
+    with pytest.raises(train.DivergedError, match=r"NaN or infinite at step 13 .*last good checkpoint is step 10"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=30, optimizer=nan_at(12), **kw)
+    assert _checkpoint_steps(tmp_path / "ck") == [5, 10]  # nothing of steps 11-13 was saved
+    history = json.loads((tmp_path / "out" / "metrics.json").read_text())["history"]
+    assert [e["step"] for e in history] == [5, 10] and all(np.isfinite(e["train_loss"]) for e in history)
+    with pytest.raises(train.DivergedError, match="at step 3 .*no checkpoint was saved"):
+        train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=4, eval_every=4, optimizer=nan_at(2), progress=False)
+    for lr in (float("nan"), float("inf"), 0.0, -1e-3):
+        with pytest.raises(jaxmusic.ParameterError, match="learning_rate"):
+            train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=2, learning_rate=lr, progress=False)
+
+
+def _uninterrupted(tmp_path, steps=30):
+    X, y = blobs()
+    m = Tiny(6, 4, rngs=nnx.Rngs(0))
+    r = train.fit(m, X, y, steps=steps, eval_every=5, checkpoint_every=10, val=(X[:40], y[:40]),
+                  checkpoint_dir=tmp_path / "reference", progress=False)
+    return m, r
+
+
+def _same(a, b):
+    for pa, pb in zip(jax.tree.leaves(nnx.state(a, nnx.Param)), jax.tree.leaves(nnx.state(b, nnx.Param))):
+        np.testing.assert_array_equal(pa, pb)
+
+
+def _strip(h):
+    return [{k: v for k, v in e.items() if k not in ("seconds", "examples_per_s")} for e in h]
+
+
+@pytest.mark.parametrize("damage", ["killed during the save", "truncated", "emptied"])
+def test_a_damaged_newest_checkpoint_gives_way_to_the_one_before(tmp_path, damage):
+    X, y = blobs()
+    ref, rr = _uninterrupted(tmp_path)
+    kw = dict(eval_every=5, checkpoint_every=10, val=(X[:40], y[:40]), checkpoint_dir=tmp_path / "ck", progress=False)
+    train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), X, y, steps=20, **kw)
+    ck = tmp_path / "ck"
+    assert _checkpoint_steps(ck) == [10, 20]
+    if damage == "killed during the save":  # what a SIGKILL during Orbax's write leaves: the temporary folder
+        (ck / "20").rename(ck / "20.orbax-checkpoint-tmp-1765130000000000")
+    else:
+        files = sorted(p for p in (ck / "20").rglob("*") if p.is_file() and p.stat().st_size > 64)
+        assert files
+        for f in files:
+            data = f.read_bytes()
+            f.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"")
+    m = Tiny(6, 4, rngs=nnx.Rngs(0))
+    if damage == "killed during the save":
+        r = train.fit(m, X, y, steps=30, **kw)
+    else:
+        with pytest.warns(train.CheckpointWarning, match=r"checkpoint 20 in .* (unreadable|no readable record).*set "
+                                                         r"aside as 20\.corrupt"):
+            r = train.fit(m, X, y, steps=30, **kw)
+        assert (ck / "20.corrupt").is_dir()  # kept for inspection, never deleted
+    assert r.resumed_from == 10 and r.steps_run == 20
+    assert _strip(r.history) == _strip(rr.history)
+    _same(m, ref)
+
+
+def _make_read_only(folder):
+    """Make ``folder`` unwritable for this process (chmod; as root, the immutable attribute).
+    Returns the undo, or None where the machine allows neither."""
+    if os.geteuid() != 0:
+        os.chmod(folder, 0o555)
+        return lambda: os.chmod(folder, 0o755)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+    return None
+
+
+def test_a_checkpoint_folder_made_read_only_mid_run(tmp_path):
+    X, y = blobs()
+    ref, rr = _uninterrupted(tmp_path)
+    ck = tmp_path / "ck"
+    undo = []
+
+    class ReadOnlyAfter:  # makes the checkpoint folder read-only while step 15's batch is read
+        def __init__(self, x):
+            self.x, self.shape, self.dtype, self.batches = x, x.shape, x.dtype, 0
+
+        def __getitem__(self, index):
+            if isinstance(index, np.ndarray):
+                self.batches += 1
+                if self.batches == 15:
+                    action = _make_read_only(ck)
+                    if action is None:
+                        pytest.skip("neither chmod nor chattr can make a folder read-only here")
+                    undo.append(action)
+            return self.x[index]
+
+    kw = dict(eval_every=5, checkpoint_every=10, val=(X[:40], y[:40]), checkpoint_dir=ck, progress=False)
+    try:
+        with pytest.raises(train.CheckpointError, match=r"cannot write checkpoint 20 .*newest complete checkpoint "
+                                                         r"is step 10"):
+            train.fit(Tiny(6, 4, rngs=nnx.Rngs(0)), ReadOnlyAfter(X), y, steps=30, **kw)
+    finally:
+        for action in undo:
+            action()
+    assert undo and _checkpoint_steps(ck) == [10]
+    m = Tiny(6, 4, rngs=nnx.Rngs(0))
+    r = train.fit(m, X, y, steps=30, **kw)
+    assert r.resumed_from == 10 and r.steps_run == 20
+    assert _strip(r.history) == _strip(rr.history)
+    _same(m, ref)

@@ -9,19 +9,21 @@
 - `make_steps`, `TrainState`, `cross_entropy`: the step functions alone.
 - `make_mesh`, `shard_batch`, `replicate`, `initialize`: data-parallel placement,
   on one device or several hosts.
-- `Checkpointer`, `model_signature`, `CheckpointError`: the checkpoints alone.
+- `Checkpointer`, `model_signature`, `CheckpointError`: the checkpoints alone (a damaged
+  checkpoint is set aside with a `CheckpointWarning` and the one before it used).
+- `DivergedError`: a NaN or infinite loss stops a run at the step it happened.
 """
 
-from .checkpoint import CheckpointError, Checkpointer, model_signature
-from .loop import FitResult, evaluate, fit, minimize, scores
+from .checkpoint import CheckpointError, Checkpointer, CheckpointWarning, CorruptCheckpointError, model_signature
+from .loop import DivergedError, FitResult, evaluate, fit, minimize, scores
 from .mesh import DATA_AXIS, initialize, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler, ShuffleSampler
 from .step import Steps, TrainState, cross_entropy, make_steps, mean_squared_error
 
 __all__ = [
-    "fit", "minimize", "evaluate", "scores", "FitResult",
+    "fit", "minimize", "evaluate", "scores", "FitResult", "DivergedError",
     "make_steps", "Steps", "TrainState", "cross_entropy", "mean_squared_error",
     "make_mesh", "shard_batch", "replicate", "to_host", "initialize", "DATA_AXIS",
-    "Checkpointer", "CheckpointError", "model_signature",
+    "Checkpointer", "CheckpointError", "CorruptCheckpointError", "CheckpointWarning", "model_signature",
     "BalancedSampler", "ShuffleSampler",
 ]

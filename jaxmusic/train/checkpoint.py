@@ -19,17 +19,30 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from .._checks import JaxMusicError
-from .._files import write_json
+from .._files import Legacy, claim_dir, write_json
 
-__all__ = ["CheckpointError", "Checkpointer", "model_signature"]
+__all__ = ["CheckpointError", "CorruptCheckpointError", "Checkpointer", "model_signature"]
 
 
 class CheckpointError(JaxMusicError):
     """A checkpoint that cannot be used: another model, a damaged folder."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint whose files cannot be read (truncated, damaged, half-written)."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was set aside and an earlier one used."""
+
+
+#: A checkpoint folder written before folder markers existed: its signature and Orbax's step folders.
+_LEGACY = Legacy("signature.json", patterns=(r"\d+", r"\d+\.orbax-checkpoint-tmp-.*", r"\d+\.corrupt(-\d+)?"))
 
 
 def model_signature(model: nnx.Module) -> dict:
@@ -91,13 +104,18 @@ class Checkpointer:
         ``directory/signature.json`` and checked against every restore.
     keep : int
         How many of the latest checkpoints to keep.
+    force : bool
+        Use a folder that jaxmusic did not write (see `jaxmusic._files.claim_dir`);
+        without it such a folder is refused with `jaxmusic.OutputError`.
     """
 
-    def __init__(self, directory, *, signature: dict, keep: int = 2):
+    def __init__(self, directory, *, signature: dict, keep: int = 2, force: bool = False):
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
-        self.directory = Path(directory).absolute()
+        run = claim_dir(directory, "checkpoints", force=force, legacy=_LEGACY, writer=jax.process_index() == 0)
+        self._run = run
+        self.directory = run.path.absolute()
         self.signature = signature
         sig_file = self.directory / "signature.json"
         if sig_file.is_file():
@@ -116,19 +134,35 @@ class Checkpointer:
                                                  enable_async_checkpointing=False),
         )
         if jax.process_index() == 0 and not sig_file.is_file():
-            write_json(sig_file, signature, indent=None)
+            write_json(run / "signature.json", signature, indent=None)
 
     def latest(self) -> int | None:
         """The step of the newest complete checkpoint, or None."""
         return self.manager.latest_step()
 
     def save(self, step: int, state, record: dict) -> None:
-        """Write ``state`` (a pytree of arrays) and ``record`` (JSON) as checkpoint ``step``."""
+        """Write ``state`` (a pytree of arrays) and ``record`` (JSON) as checkpoint ``step``.
+
+        Orbax writes into a temporary folder renamed when complete: a write that
+        fails or is killed leaves the earlier checkpoints as they were. A failure
+        raises `CheckpointError` naming the folder and the newest complete checkpoint."""
         ocp = self._ocp
         record = dict(record, signature=self.signature)
-        self.manager.save(int(step), args=ocp.args.Composite(
-            state=ocp.args.StandardSave(_unkey(state)), record=ocp.args.JsonSave(record)))
-        self.manager.wait_until_finished()
+        try:
+            self.manager.save(int(step), args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_unkey(state)), record=ocp.args.JsonSave(record)), force=True)
+            self.manager.wait_until_finished()
+        except (OSError, ValueError, RuntimeError) as err:
+            try:
+                self.manager.reload()
+                last = self.manager.latest_step()
+            except Exception:
+                last = None
+            raise CheckpointError(
+                f"cannot write checkpoint {step} in {self.directory} ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}); the run stopped. "
+                + (f"The newest complete checkpoint is step {last}: once the folder is writable, rerun to "
+                   "resume from it" if last is not None else "No complete checkpoint was written")) from err
 
     def record(self, step: int) -> dict:
         """The JSON record of checkpoint ``step`` (checked against this model's signature)."""
@@ -136,7 +170,9 @@ class Checkpointer:
         try:
             record = self.manager.restore(int(step), args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
         except Exception as err:
-            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+            raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+        if not isinstance(record, dict) or "signature" not in record:
+            raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} has no readable record")
         why = _signature_difference(record.get("signature", {}), self.signature)
         if why:
             raise CheckpointError(f"checkpoint {step} in {self.directory} is not from this model: {why}")
@@ -157,8 +193,46 @@ class Checkpointer:
             restored = self.manager.restore(int(step), args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract)))["state"]
         except Exception as err:
-            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {err}") from err
+            raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} is unreadable: "
+                                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+        for leaf in jax.tree.leaves(restored):  # a run never saves a non-finite state: this one is damaged
+            if jnp.issubdtype(leaf.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(leaf))):
+                raise CorruptCheckpointError(f"checkpoint {step} in {self.directory} holds NaN or infinite values")
         return _rekey(template, restored), record
+
+    def restore_latest(self, template, *, check=None):
+        """The newest checkpoint that reads back whole, as ``(step, state, record)``, or None.
+
+        A checkpoint that cannot be read (truncated, damaged) is named in a
+        `CheckpointWarning`, set aside as ``STEP.corrupt`` in the folder (never
+        deleted) and the one before it tried. ``check(record)`` may raise to refuse
+        a checkpoint of another run; that error propagates."""
+        import warnings
+
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                record = self.record(step)
+                if check is not None:
+                    check(record)
+                state, record = self.restore(step, template)
+                return step, state, record
+            except CorruptCheckpointError as err:
+                aside = self._set_aside(step)
+                warnings.warn(f"{err}; set aside as {aside.name}, trying the checkpoint before it",
+                              CheckpointWarning, stacklevel=3)
+        return None
+
+    def _set_aside(self, step: int) -> Path:
+        src = self.directory / str(step)
+        dst = self.directory / f"{step}.corrupt"
+        k = 1
+        while dst.exists():
+            dst = self.directory / f"{step}.corrupt-{k}"
+            k += 1
+        if jax.process_index() == 0 and src.exists():
+            src.rename(dst)
+        self.manager.reload()
+        return dst
 
     def close(self) -> None:
         """Finish pending writes and release the manager."""

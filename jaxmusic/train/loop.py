@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 import jax
@@ -22,14 +22,14 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from .._checks import ParameterError, check_int
-from .._files import write_json
+from .._checks import JaxMusicError, ParameterError, check_int, check_real
+from .._files import Interrupted, as_run_dir, write_json
 from .checkpoint import CheckpointError, Checkpointer, model_signature
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler, ShuffleSampler
 from .step import Steps, make_steps, to_local, zero_sums
 
-__all__ = ["FitResult", "fit", "minimize", "evaluate", "scores"]
+__all__ = ["FitResult", "DivergedError", "fit", "minimize", "evaluate", "scores"]
 
 
 @dataclasses.dataclass
@@ -54,6 +54,17 @@ class FitResult:
         Step of the checkpoint the run resumed from.
     seconds : float
         Wall time of this call.
+    steps_run : int
+        Optimizer steps executed by this call (``steps - resumed_from`` when it
+        resumed: the steps before the checkpoint are not run again).
+    batches_read : int
+        Training batches read by this call (one per step run).
+    placement : dict
+        How the first training batch and the parameters were laid out on the
+        mesh: ``devices`` (of the mesh), ``batch_shape`` (global),
+        ``batch_devices`` (devices holding a part of the batch),
+        ``local_shards`` (this process's shard shapes), ``params_replicated``
+        (every parameter whole on every device). Empty when no step ran.
     """
 
     model: nnx.Module
@@ -63,6 +74,15 @@ class FitResult:
     stopped_early: bool
     resumed_from: int | None
     seconds: float
+    _: dataclasses.KW_ONLY
+    steps_run: int = 0
+    batches_read: int = 0
+    placement: dict = dataclasses.field(default_factory=dict)
+
+
+class DivergedError(JaxMusicError):
+    """The training loss or the parameters became NaN or infinite: the run stopped
+    there, keeping its last good checkpoint (the message names the step)."""
 
 
 def scores(confusion) -> dict:
@@ -100,11 +120,23 @@ def _count_nonfinite(a, rows: int = 4096) -> int:
     return sum(int(np.count_nonzero(~np.isfinite(np.asarray(a[i:i + rows])))) for i in range(0, n, rows))
 
 
+def _check_array(a, name: str, *, min_ndim: int = 1):
+    """An array-like with a shape and a dtype (NumPy, memory-mapped, JAX), or a named error."""
+    if a is None:
+        raise ParameterError(f"{name} are required")
+    if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+        raise ParameterError(f"{name} must be an array (NumPy, memory-mapped or JAX) of shape (n, ...), got "
+                             f"{type(a).__name__}; convert it with np.asarray")
+    if len(a.shape) < min_ndim:
+        raise ParameterError(f"{name} must have at least {min_ndim} axes (n, ...), got shape {tuple(a.shape)}")
+    if np.dtype(a.dtype).kind == "c":
+        raise ParameterError(f"{name} are complex ({a.dtype}); a model trains on real inputs: pass the magnitude, "
+                             "or stack the real and imaginary parts on an axis")
+
+
 def _check_xy(x, y, n_classes, what):
-    if x is None or y is None:
-        raise ParameterError(f"{what}: inputs and labels are required")
-    if not hasattr(x, "shape") or len(x.shape) < 2:
-        raise ParameterError(f"{what} inputs must be an array of shape (n, ...), got {getattr(x, 'shape', type(x))}")
+    _check_array(x, f"{what} inputs", min_ndim=2)
+    _check_array(y, f"{what} labels")
     y = np.asarray(y)
     if y.shape != (x.shape[0],):
         raise ParameterError(f"{what}: {x.shape[0]} inputs but labels of shape {y.shape}")
@@ -114,7 +146,7 @@ def _check_xy(x, y, n_classes, what):
         raise ParameterError(f"{what} labels must be integers, got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= n_classes:
         raise ParameterError(f"{what} labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
-    if np.dtype(x.dtype).kind not in "fc":
+    if np.dtype(x.dtype).kind != "f":
         raise ParameterError(f"{what} inputs must be floating point, got dtype {x.dtype}")
     bad = _count_nonfinite(x)
     if bad:
@@ -169,6 +201,7 @@ def _check_setup(model, x, y, *, n_classes, batch_size, mesh, what):
     """The checks `fit` and `evaluate` share: the mesh (default all devices), a batch size
     that splits over it, the model's logits against ``n_classes``, inputs and labels.
     Returns ``(mesh, batch_size, n_classes, labels as int32)``."""
+    _check_array(x, f"{what} inputs", min_ndim=2)
     mesh = make_mesh() if mesh is None else mesh
     batch_size = check_int("batch_size", batch_size, min=1)
     check_batch_size(batch_size, mesh)
@@ -228,6 +261,7 @@ def fit(
     out=None,
     progress: bool = True,
     desc: str = "train",
+    force: bool = False,
 ) -> FitResult:
     """Train a classifier with Optax on a device mesh, resumably.
 
@@ -279,15 +313,36 @@ def fit(
         Default `make_mesh` (every device of every process).
     out : str or path-like, optional
         Folder for ``metrics.json`` (rewritten at every evaluation) and
-        ``curves.png`` (at the end).
+        ``curves.png`` (at the end). Like ``checkpoint_dir`` it is jaxmusic's
+        (a ``.jaxmusic.json`` marker says so): an existing folder jaxmusic did
+        not write is refused unless ``force``.
     progress : bool
         Show a tqdm bar (loss, accuracy, examples/s) on process 0.
     desc : str
         Label of the progress bar.
+    force : bool
+        Write ``out`` and ``checkpoint_dir`` into existing folders jaxmusic did
+        not write (their other files are kept).
 
     Returns
     -------
     FitResult
+
+    Raises
+    ------
+    DivergedError
+        The loss or the parameters became NaN or infinite: the run stops at
+        that step without saving it (the last good checkpoint stays the
+        newest) and the message names the step.
+    jaxmusic.Interrupted
+        Ctrl-C: the message names the last checkpoint, from which the same
+        call resumes.
+
+    Notes
+    -----
+    Inputs are checked for NaN and inf before training (memory-mapped inputs
+    are streamed); values inside the compiled step cannot be checked, so a
+    diverging run is caught by its loss and parameters instead.
     """
     t_start = time.perf_counter()
     steps_total = check_int("steps", steps, min=1)
@@ -326,7 +381,7 @@ def fit(
                             "learning_rate": learning_rate if optimizer_given is None else "optimizer"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
-                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start)
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force)
 
 
 def _schedule(n, batch_size, *, val, patience, eval_every, checkpoint_every, optimizer, learning_rate, out):
@@ -337,8 +392,13 @@ def _schedule(n, batch_size, *, val, patience, eval_every, checkpoint_every, opt
             raise ParameterError("patience (early stopping) needs a validation set: pass val=(x_val, y_val)")
     eval_every = math.ceil(n / batch_size) if eval_every is None else check_int("eval_every", eval_every, min=1)
     checkpoint_every = eval_every if checkpoint_every is None else check_int("checkpoint_every", checkpoint_every, min=1)
-    optimizer = optax.adam(learning_rate) if optimizer is None else optimizer
-    return patience, eval_every, checkpoint_every, optimizer, (Path(out) if out is not None else None)
+    if optimizer is None:
+        learning_rate = check_real("learning_rate", learning_rate, min=0.0, strict_min=True)
+        optimizer = optax.adam(learning_rate)
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise ParameterError(f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)), "
+                             f"got {type(optimizer).__name__}")
+    return patience, eval_every, checkpoint_every, optimizer, out
 
 
 _FULL_HASH_BYTES = 1 << 29  # hash every byte of inputs up to 512 MB (sha256: about 1 GB/s)
@@ -374,8 +434,7 @@ def _check_targets(model, x, y, *, batch_size, what):
     """Inputs and targets of `minimize`: same number of rows, finite, and the
     model's output for a batch of ``x`` shaped like a batch of ``y``."""
     for name, a in (("inputs", x), ("targets", y)):
-        if a is None or not hasattr(a, "shape") or len(a.shape) < 1:
-            raise ParameterError(f"{what} {name} must be an array of shape (n, ...), got {type(a).__name__}")
+        _check_array(a, f"{what} {name}")
         if np.dtype(a.dtype).kind not in "fiu":
             raise ParameterError(f"{what} {name} must be numeric, got dtype {a.dtype}")
         if np.dtype(a.dtype).kind == "f":
@@ -417,6 +476,7 @@ def minimize(
     out=None,
     progress: bool = True,
     desc: str = "train",
+    force: bool = False,
 ) -> FitResult:
     """Train any model to minimise ``loss(model(x), y)`` with Optax on a device mesh, resumably.
 
@@ -441,8 +501,8 @@ def minimize(
     val : (x_val, y_val), optional
         Validation set: its loss chooses the kept parameters and stops early.
     optimizer, learning_rate, batch_size, steps, eval_every, patience, seed,
-    checkpoint_dir, checkpoint_every, keep, mesh, out, progress, desc
-        As in `fit`.
+    checkpoint_dir, checkpoint_every, keep, mesh, out, progress, desc, force
+        As in `fit`; a diverging run raises `DivergedError` as in `fit`.
 
     Returns
     -------
@@ -493,20 +553,52 @@ def minimize(
                             "loss": getattr(loss, "__name__", type(loss).__name__) if loss is not None else "mean_squared_error"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
-                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start)
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force)
+
+
+def _guarded(train, mesh):
+    """``train`` with a divergence flag: ``bad`` becomes the first step whose loss sum or
+    updated parameters are not finite (-1 while all are). Computed on the device, read
+    on the host only at evaluations and checkpoints (no sync per step)."""
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    def step(state, batch, sums, consts, bad):
+        state, sums = train(state, batch, sums, consts)
+        finite = jnp.isfinite(sums["loss"])
+        for p in jax.tree.leaves(state.params):
+            if jnp.issubdtype(p.dtype, jnp.inexact):
+                finite &= jnp.all(jnp.isfinite(p))
+        return state, sums, jnp.where((bad < 0) & ~finite, state.step, bad)
+
+    return jax.jit(step, out_shardings=NamedSharding(mesh, PartitionSpec()))
+
+
+def _placement(batch, state, mesh) -> dict:
+    """How a batch and the parameters lie on the mesh (what `FitResult.placement` reports)."""
+    x = batch["x"]
+    params = [p for p in jax.tree.leaves(state.params) if isinstance(p, jax.Array)]
+    return {"devices": int(mesh.size), "batch_shape": list(x.shape),
+            "batch_devices": len(x.sharding.device_set),
+            "local_shards": [list(sh.data.shape) for sh in x.addressable_shards],
+            "params_replicated": all(p.sharding.is_fully_replicated and len(p.sharding.device_set) == mesh.size
+                                     for p in params)}
 
 
 def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config, seed, batch_size,
          steps_total, eval_every, checkpoint_every, patience, checkpoint_dir, keep, mesh, out, progress,
-         desc, t_start) -> FitResult:
+         desc, t_start, force=False) -> FitResult:
     """The loop `fit` and `minimize` share: batches from ``sampler``, the compiled
     step, evaluations every ``eval_every`` steps (``validate(state) -> (score,
     entries)``, lower is better), early stopping, checkpoints and resumption,
-    the progress bar, ``metrics.json`` and ``curves.png``."""
+    the progress bar, ``metrics.json`` and ``curves.png``.
+
+    A step whose loss or parameters are not finite stops the run (`DivergedError`)
+    before anything of it is saved; Ctrl-C saves a checkpoint at the step reached
+    (when the loop is between two whole steps) and raises `Interrupted` saying so."""
     classify = steps_fn.n_classes is not None
     main = jax.process_index() == 0
-    if out is not None and main:
-        out.mkdir(parents=True, exist_ok=True)
+    out = as_run_dir(out, "training", force=force, writer=main)
     state = steps_fn.init()
     best_params = state.params
     sums = replicate(zero_sums(classify), mesh)
@@ -520,38 +612,69 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
         "n_train": int(x.shape[0]), **run_config,
         "optimizer_state": str(jax.tree_util.tree_structure(state.opt_state)),
     }
+
+    def same_run(record):
+        saved = record.get("config", {})
+        for k, v in run_config.items():
+            if saved.get(k) != v:
+                raise CheckpointError(
+                    f"the checkpoint in {ckpt.directory} belongs to another run: its {k} is {saved.get(k)!r} "
+                    f"and this run's is {v!r}. Resume with the same data and options, or use another "
+                    "checkpoint folder")
+
     if checkpoint_dir is not None:
-        ckpt = Checkpointer(checkpoint_dir, signature=model_signature(model), keep=keep)
+        ckpt = Checkpointer(checkpoint_dir, signature=model_signature(model), keep=keep, force=force)
         try:
-            last = ckpt.latest()
-            if last is not None:
-                saved = ckpt.record(last).get("config", {})
-                for k, v in run_config.items():
-                    if saved.get(k) != v:
-                        raise CheckpointError(
-                            f"the checkpoint in {ckpt.directory} belongs to another run: its {k} is {saved.get(k)!r} "
-                            f"and this run's is {v!r}. Resume with the same data and options, or use another "
-                            "checkpoint folder")
-                restored, record = ckpt.restore(last, {"train": state, "best": best_params, "sums": sums})
+            found = ckpt.restore_latest({"train": state, "best": best_params, "sums": sums}, check=same_run)
+            if found is not None:
+                resumed_from, restored, record = found
                 state, best_params, sums = restored["train"], restored["best"], restored["sums"]
                 history = record["history"]
                 best_step, bad_evals, stopped = record["best_step"], record["bad_evals"], record["stopped"]
                 best_error = math.inf if record["best_error"] is None else record["best_error"]
-                resumed_from = last
         except BaseException:
             ckpt.close()  # a refused or unreadable checkpoint leaves no manager open
             raise
 
+    if resumed_from is not None and progress and main:
+        done = resumed_from >= steps_total or stopped
+        tqdm.write(f"{desc}: " + (f"already complete at step {resumed_from} ({ckpt.directory})" if done else
+                                  f"resuming from the checkpoint of step {resumed_from} of {steps_total} "
+                                  f"({ckpt.directory})"), file=sys.stderr)
+    train_step = _guarded(steps_fn.train, mesh)
+    bad = replicate(np.int32(-1), mesh)
     step = int(to_host(state.step))
+    last_saved = resumed_from
+    steps_run = batches_read = 0
+    placement: dict = {}
+    clean = True  # between two whole steps, outside an evaluation: a checkpoint may be taken
     bar = tqdm(total=steps_total, initial=step, desc=desc, unit="step", disable=not (progress and main),
                dynamic_ncols=True, leave=False)
     t_mark, step_mark = time.perf_counter(), step
 
+    def write_metrics():
+        if out is not None and main:
+            write_json(out / "metrics.json", {"history": history, "best_step": best_step})
+
+    def check_finite(b=None):
+        b = int(to_host(bad)) if b is None else int(b)
+        if b >= 0:
+            write_metrics()
+            where = (f"the last good checkpoint is step {last_saved} in {ckpt.directory}" if last_saved is not None
+                     else "no checkpoint was saved before it")
+            lr = run_config.get("learning_rate")
+            raise DivergedError(
+                f"{desc}: the training loss or the parameters became NaN or infinite at step {b} "
+                f"(learning rate {lr}); the run stopped there and nothing of that step was saved: {where}. "
+                "Lower the learning rate, check the inputs, or clip the gradients (an optax chain)")
+
     def save():
+        nonlocal last_saved
         ckpt.save(step, {"train": state, "best": best_params, "sums": sums}, {
             "step": step, "history": history, "best_step": best_step, "bad_evals": bad_evals,
             "stopped": stopped, "best_error": None if math.isinf(best_error) else best_error,
             "config": run_config})
+        last_saved = step
 
     try:
         while step < steps_total and not stopped:
@@ -561,17 +684,30 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
                 sel = idx[rows]
                 return {"x": np.asarray(x[sel], np.float32), "y": _rows(y, sel), "mask": np.ones(len(sel), bool)}
 
-            state, sums = steps_fn.train(state, shard_batch(read, batch_size, mesh), sums, steps_fn.consts)
+            batch = shard_batch(read, batch_size, mesh)
+            batches_read += 1
+            if not placement:
+                placement = _placement(batch, state, mesh)
+            clean = False
+            state, sums, bad = train_step(state, batch, sums, steps_fn.consts, bad)
             step += 1
+            steps_run += 1
+            clean = True
             bar.update(1)
             if step % eval_every == 0 or step == steps_total:
-                s = to_host(sums)
+                clean = False
+                s, b = to_host((sums, bad))
+                check_finite(b)
                 now = time.perf_counter()
                 entry = {"step": step, "train_loss": float(s["loss"] / max(s["count"], 1))}
                 if classify:
                     entry["train_accuracy"] = float(100 * s["correct"] / max(s["count"], 1))
                 if validate is not None:
                     score, entries = validate(state)
+                    if not math.isfinite(score):
+                        write_metrics()
+                        raise DivergedError(f"{desc}: the validation loss is {score} at step {step}; the run "
+                                            f"stopped without saving that step (last checkpoint: {last_saved})")
                     entry.update(entries)
                     if score < best_error:
                         best_error, best_step, bad_evals = score, step, 0
@@ -584,11 +720,26 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
                 history.append(entry)
                 t_mark, step_mark = now, step
                 sums = replicate(zero_sums(classify), mesh)
+                clean = True
                 bar.set_postfix(**postfix(entry), ex_s=f"{entry['examples_per_s']:.0f}")
-                if out is not None and main:
-                    write_json(out / "metrics.json", {"history": history, "best_step": best_step})
+                write_metrics()
             if ckpt is not None and (step % checkpoint_every == 0 or step == steps_total or stopped):
+                check_finite()
                 save()
+    except KeyboardInterrupt as err:
+        kept = "no checkpoint folder was given, so nothing was kept"
+        if ckpt is not None:
+            if clean and jax.process_count() == 1 and step != last_saved and int(to_host(bad)) < 0:
+                try:
+                    step = int(to_host(state.step))
+                    save()
+                except (KeyboardInterrupt, JaxMusicError):
+                    pass
+            kept = (f"the last checkpoint is step {last_saved} in {ckpt.directory}; call again with the same "
+                    "arguments (or rerun the same command) to resume" if last_saved is not None
+                    else f"no checkpoint was written yet in {ckpt.directory}")
+        write_metrics()
+        raise Interrupted(f"{desc}: interrupted at step {step} of {steps_total}; {kept}") from err
     finally:
         bar.close()
         if ckpt is not None:
@@ -598,10 +749,11 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
     nnx.update(model, to_local(final), to_local(state.mutable))
     model.eval()
     if out is not None and main:
-        write_json(out / "metrics.json", {"history": history, "best_step": best_step})
+        write_metrics()
         if history:
             from ..plot import figure_training_curves
 
             figure_training_curves(history, out / "curves.png", title=desc, best_step=best_step)
     return FitResult(model=model, history=history, best_step=best_step, steps=step, stopped_early=stopped,
-                     resumed_from=resumed_from, seconds=time.perf_counter() - t_start)
+                     resumed_from=resumed_from, seconds=time.perf_counter() - t_start, steps_run=steps_run,
+                     batches_read=batches_read, placement=placement)

@@ -3,7 +3,10 @@
     python train_worker.py OUT [--steps N] [--checkpoint DIR] [--every K]
                                [--devices 1|all] [--process I --processes P --port PORT]
 
-Writes OUT/params.npz (the final parameters, by path) and OUT/history.json.
+Writes OUT/paramsI.npz (the final parameters, by path) and OUT/historyI.json (I: the
+process): the history, what the run reports of itself (resumed_from, steps_run,
+batches_read, placement) and, independently of the library's own accounting, the
+training rows this process read for each batch (``rows``, in order of reading).
 """
 
 import argparse
@@ -45,12 +48,26 @@ class Tiny(nnx.Module):
         return self.b(self.drop(nnx.relu(self.a(x))))
 
 
+class Recording:
+    """Training inputs that record every batch of rows read (fancy indexing; the checks
+    and the fingerprint read blocks by slices, which are not batches)."""
+
+    def __init__(self, x):
+        self.x, self.shape, self.dtype, self.batches = x, x.shape, x.dtype, []
+
+    def __getitem__(self, index):
+        if isinstance(index, np.ndarray):
+            self.batches.append(index.tolist())
+        return self.x[index]
+
+
 rng = np.random.default_rng(0)
 X = rng.normal(size=(240, 6)).astype(np.float32)
 y = ((X[:, 0] > 0).astype(np.int32) + 2 * (X[:, 1] > 0)).astype(np.int32)
 devices = jax.devices()[:1] if args.devices == "1" else jax.devices()
 model = Tiny(6, 4, rngs=nnx.Rngs(0))
-r = train.fit(model, X[:180], y[:180], val=(X[180:], y[180:]), steps=args.steps, eval_every=args.every,
+x_train = Recording(X[:180])
+r = train.fit(model, x_train, y[:180], val=(X[180:], y[180:]), steps=args.steps, eval_every=args.every,
               batch_size=32, learning_rate=3e-3, checkpoint_dir=args.checkpoint,
               checkpoint_every=args.checkpoint_every or args.every, patience=args.patience,
               mesh=train.make_mesh(devices), progress=False)
@@ -61,5 +78,6 @@ params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(v)
 np.savez(out / f"params{args.process}.npz", **params)
 (out / f"history{args.process}.json").write_text(json.dumps(
     {"history": [{k: v for k, v in h.items() if k not in ("seconds", "examples_per_s")} for h in r.history],
-     "resumed_from": r.resumed_from, "devices": len(devices), "steps": r.steps, "best_step": r.best_step}))
+     "resumed_from": r.resumed_from, "devices": len(devices), "steps": r.steps, "best_step": r.best_step,
+     "steps_run": r.steps_run, "batches_read": r.batches_read, "placement": r.placement, "rows": x_train.batches}))
 print("done", r.steps, file=sys.stderr)

@@ -1,6 +1,8 @@
-"""Spiral scattering of a harmonic note; regenerates ``docs/spiral_note.png``.
+"""Spiral scattering of a harmonic note: the figure of ``docs/spiral_note.png``.
 
-    .venv/bin/python examples/spiral_figure.py [--out docs/spiral_note.png]
+    .venv/bin/python examples/spiral_figure.py [--out runs/spiral_note.png]
+
+(``--out docs/spiral_note.png --force`` regenerates the README's figure.)
 
 The note follows the source-filter model of Lostanlen & Mallat (DAFx 2015): a flat comb
 of harmonics (the source) whose pitch glides up a fifth and then holds with a vibrato,
@@ -55,7 +57,7 @@ def harmonic_note(n: int = N, sr: int = SR) -> np.ndarray:
     return (x / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
-def main(out: str = "docs/spiral_note.png") -> Path:
+def main(out: str = "runs/spiral_note.png", *, force: bool = False) -> Path:
     S = SpiralScattering(J=J, shape=N, Q=Q)
     x = harmonic_note()
     Sx = np.asarray(jax.jit(S)(jnp.asarray(x)), np.float64)
@@ -124,14 +126,16 @@ def main(out: str = "docs/spiral_note.png") -> Path:
 
     fig.suptitle(f"Spiral scattering of a harmonic note (J={J}, Q={Q}, sr={SR} Hz, "
                  f"{n_oct} octaves, {S.n_padding} padding bins)")
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from jaxmusic._files import check_output_file
+    from jaxmusic.plot import _write
+
+    path = check_output_file(out, overwrite=force, what="the figure")
+    return _write(fig, path)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/spiral_note.png")
-    print(main(parser.parse_args().out))
+    parser.add_argument("--out", default="runs/spiral_note.png")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    args = parser.parse_args()
+    print(main(args.out, force=args.force))

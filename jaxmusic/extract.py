@@ -4,22 +4,29 @@ to disk in resumable chunks.
 `extract` cuts the data set into chunks of notes, runs the transform over each
 chunk in `jit`-compiled, `vmap`-ped batches whose batch axis is sharded over all
 local devices, and writes each chunk to ``out/chunks/NNNNN.npy`` as soon as it
-is done, next to ``out/manifest.json``, which records a fingerprint of the data
-set and the transform. A run that stops (an error, Ctrl-C, a lost machine) is
-resumed by calling `extract` again with the same arguments: finished chunks
-are kept and only the rest is computed. When all chunks are done they are
-joined into ``out/features.npy`` (plus the notes' metadata in
+is done (at most ``chunk_size`` notes or ``chunk_seconds`` of work each, named
+by their rows: ``out/chunks/00000000-00000256.npy``), next to
+``out/manifest.json``, which records a fingerprint of the data set and the
+transform. A run that stops (an error, Ctrl-C, a lost machine) is resumed by
+calling `extract` again with the same arguments: finished rows are kept and
+only the rest is computed, so no row is computed twice or lost. When all rows
+are done they are joined into ``out/features.npy`` (plus the notes' metadata in
 ``out/metadata.npz``) and the chunk files are removed. Nothing is pickled.
+
+The folder is jaxmusic's (`jaxmusic._files`): an existing folder that jaxmusic
+did not write is refused unless ``force=True``, and only the files jaxmusic
+wrote there are ever replaced or deleted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
-import math
-import os
-import shutil
+import re
+import sys
+import time
 import types
 from pathlib import Path
 
@@ -27,8 +34,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ._checks import ParameterError, check_int
-from ._files import write_json
+from ._checks import ParameterError, check_int, check_real
+from ._files import Interrupted, Legacy, as_run_dir, atomic_path, save_npy, save_npz, write_json
 from .data.dataset import Dataset
 
 __all__ = ["extract", "fingerprint_dataset", "fingerprint_transform"]
@@ -167,9 +174,7 @@ def _compiled(transform, vmap: bool, sharding, replicated):
 
 def _save_chunk(path: Path, value: np.ndarray) -> None:
     """Write one chunk atomically (a crash never leaves a half-written chunk)."""
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, value, allow_pickle=False)
-    os.replace(tmp, path)
+    save_npy(path, value)
 
 
 def _read_manifest(out: Path):
@@ -179,8 +184,114 @@ def _read_manifest(out: Path):
         return None
 
 
-def _write_manifest(out: Path, manifest: dict) -> None:
-    write_json(out / "manifest.json", manifest)
+def _is_features_folder(folder: Path) -> bool:
+    return json.loads((folder / "manifest.json").read_text()).get("format") == _FORMAT
+
+
+#: A features folder written before folder markers existed.
+_LEGACY = Legacy("manifest.json", names=("features.npy", "metadata.npz", "chunks"),
+                 patterns=(r"features\.npy\.tmp\.npy", r"manifest\.json\.tmp"), check=_is_features_folder)
+_CHUNK = re.compile(r"(\d+)-(\d+)\.npy")
+
+
+def _chunk_name(start: int, stop: int) -> str:
+    return f"{start:08d}-{stop:08d}.npy"
+
+
+def _finished_chunks(chunk_dir: Path, n: int, feature_shape, dtype) -> list[tuple[int, int, Path]]:
+    """The complete, non-overlapping chunks in ``chunk_dir`` as (start, stop, path), sorted.
+
+    A chunk is a file ``START-STOP.npy`` holding rows [START, STOP) with the right
+    shape and dtype; anything else (a temporary file of an interrupted write, a
+    damaged file) is ignored and its rows computed again."""
+    found = []
+    if not chunk_dir.is_dir():
+        return found
+    for p in chunk_dir.iterdir():
+        m = _CHUNK.fullmatch(p.name)
+        if not m:
+            continue
+        start, stop = int(m.group(1)), int(m.group(2))
+        if not 0 <= start < stop <= n:
+            continue
+        try:
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            continue
+        if arr.shape == (stop - start,) + tuple(feature_shape) and arr.dtype == dtype:
+            found.append((start, stop, p))
+    found.sort()
+    kept, end = [], 0
+    for start, stop, p in found:  # a chunk overlapping an earlier one is dropped (never two copies of a row)
+        if start >= end:
+            kept.append((start, stop, p))
+            end = stop
+    return kept
+
+
+def _gaps(done, n: int) -> list[tuple[int, int]]:
+    """The row ranges of [0, n) not covered by ``done`` (sorted, non-overlapping)."""
+    gaps, pos = [], 0
+    for start, stop, _ in done:
+        if start > pos:
+            gaps.append((pos, start))
+        pos = stop
+    if pos < n:
+        gaps.append((pos, n))
+    return gaps
+
+
+@dataclasses.dataclass
+class _Rows:
+    """Computes features of rows of ``audio`` with the compiled ``fn``, batch by batch."""
+
+    fn: object
+    audio: object
+    batch_size: int
+    sharding: object
+    dtype: np.dtype
+    chunk_size: int
+    chunk_seconds: float
+
+    def dispatch(self, b: int, e: int):
+        """Rows [b, e) read (checked finite), zero-padded to a batch, and sent to the
+        devices; the result is a device array still being computed."""
+        x = np.asarray(self.audio[b:e], dtype=np.float32)
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            bad = b + int(np.flatnonzero(~finite)[0])
+            raise ParameterError(f"note {bad} of the data set holds NaN or infinite samples "
+                                 f"({int(np.count_nonzero(~np.isfinite(x)))} in notes {b}..{e - 1}); "
+                                 "fix or drop it before extracting features")
+        if e - b < self.batch_size:
+            x = np.concatenate([x, np.zeros((self.batch_size - (e - b), x.shape[1]), np.float32)])
+        return self.fn(jax.device_put(x, self.sharding))  # dispatch is asynchronous
+
+    def compute(self, start: int, stop: int, bar, flush) -> None:
+        """Rows [start, stop), one batch in flight while the last is copied back;
+        ``flush(first_row, rows)`` receives finished rows whenever ``chunk_size`` of them
+        are ready or ``chunk_seconds`` have passed, and on Ctrl-C those already back."""
+        pending, done, first, t0, b = [], [], start, time.perf_counter(), start
+        try:
+            while b < stop or pending:
+                if b < stop:
+                    e = min(b + self.batch_size, stop)
+                    pending.append((b, e, self.dispatch(b, e)))
+                    b = e
+                if len(pending) > 1 or (b >= stop and pending):
+                    pb, pe, r = pending.pop(0)
+                    done.append(np.asarray(r)[: pe - pb].astype(self.dtype, copy=False))
+                    if bar is not None:
+                        bar.update(pe - pb)
+                    rows = sum(len(d) for d in done)
+                    last = b >= stop and not pending
+                    if rows >= self.chunk_size or time.perf_counter() - t0 >= self.chunk_seconds or last:
+                        flush(first, np.concatenate(done))
+                        first, done, t0 = first + rows, [], time.perf_counter()
+        except KeyboardInterrupt:
+            if done:  # rows already back on the host are kept
+                flush(first, np.concatenate(done))
+            raise
 
 
 def extract(
@@ -189,20 +300,25 @@ def extract(
     *,
     batch_size: int = 32,
     out=None,
-    chunk_size: int = 1024,
+    chunk_size: int = 256,
+    chunk_seconds: float = 15.0,
     resume: bool = True,
     progress: bool = True,
     devices=None,
     vmap: bool = True,
     fingerprint: str | None = None,
     desc: str | None = None,
+    force: bool = False,
+    verbose: bool = True,
 ) -> np.ndarray:
     """Run ``transform`` over every note of ``dataset``, on all devices, resumably.
 
     Parameters
     ----------
     dataset : Dataset or array of shape (n, samples)
-        In memory or memory-mapped (rows are read one batch at a time).
+        In memory or memory-mapped (rows are read one batch at a time). Its
+        values are checked batch by batch as they are read: a NaN or infinite
+        sample raises `ParameterError` naming the note.
     transform : callable
         Maps one note ``(samples,)`` to an array (with ``vmap=True``, the
         default), or a batch ``(batch, samples)`` to ``(batch, ...)`` (with
@@ -214,14 +330,19 @@ def extract(
         devices. The last batch is zero-padded to this size (one compilation)
         and the padding dropped.
     out : str or path-like, optional
-        Folder for chunks, manifest and result. Without it everything stays in
-        memory and nothing is resumable.
+        Folder for chunks, manifest and result, owned by jaxmusic (its marker
+        ``.jaxmusic.json`` says so): an existing folder jaxmusic did not write is
+        refused unless ``force``. Without ``out`` everything stays in memory and
+        nothing is resumable.
     chunk_size : int
-        Notes per chunk on disk (rounded up to a multiple of ``batch_size``);
-        the unit of resumption. A resumed run keeps the chunk size it started with.
+        Most notes per chunk on disk, the unit of resumption.
+    chunk_seconds : float
+        Most seconds of work per chunk: a chunk is written as soon as it holds
+        ``chunk_size`` notes or took this long, whichever comes first, so an
+        interruption loses little work even with a slow transform.
     resume : bool
         Keep the finished chunks of an earlier run with the same fingerprint.
-        False starts over.
+        False starts over (deleting only the files jaxmusic wrote there).
     progress : bool
         Show a tqdm progress bar (notes).
     devices : sequence of jax.Device, optional
@@ -234,6 +355,11 @@ def extract(
         (see `fingerprint_dataset`, `fingerprint_transform`).
     desc : str, optional
         Label of the progress bar.
+    force : bool
+        Write ``out`` into an existing folder that jaxmusic did not write.
+    verbose : bool
+        Say on standard error when a run resumes (how many notes were done) or
+        finds its features already complete.
 
     Returns
     -------
@@ -246,7 +372,12 @@ def extract(
     ParameterError
         ``out`` holds the features of another data set or transform (a
         different fingerprint) and ``resume`` is True; pick another folder or
-        pass ``resume=False`` to overwrite.
+        pass ``resume=False`` to overwrite. A note holds NaN or inf.
+    OutputError
+        ``out`` exists and jaxmusic did not write it (without ``force``).
+    Interrupted
+        Ctrl-C: the finished rows are kept on disk (with ``out``) and the
+        message says how many; calling again resumes.
     """
     audio = _as_audio(dataset)
     n, n_samples = int(audio.shape[0]), int(audio.shape[1])
@@ -256,6 +387,7 @@ def extract(
         raise ParameterError(f"transform must be callable, got {type(transform).__name__}")
     batch_size = check_int("batch_size", batch_size, min=1)
     chunk_size = check_int("chunk_size", chunk_size, min=1)
+    chunk_seconds = check_real("chunk_seconds", chunk_seconds, min=0.0, strict_min=True)
     devices = list(jax.local_devices() if devices is None else devices)
     n_dev = len(devices)
     batch_size += (-batch_size) % n_dev
@@ -277,35 +409,33 @@ def extract(
         )
     feature_shape, dtype = tuple(spec.shape[1:]), np.dtype(spec.dtype)
 
-    def run_rows(start, stop, bar):
-        """Features of notes [start, stop) as a host array."""
-        results = []
-        for b in range(start, stop, batch_size):
-            e = min(b + batch_size, stop)
-            x = np.asarray(audio[b:e], dtype=np.float32)
-            if e - b < batch_size:
-                x = np.concatenate([x, np.zeros((batch_size - (e - b), n_samples), np.float32)])
-            results.append((e - b, fn(jax.device_put(x, sharding))))  # dispatch is asynchronous
-        chunks = []
-        for k, r in results:
-            chunks.append(np.asarray(r)[:k])
-            if bar is not None:
-                bar.update(k)
-        return np.concatenate(chunks)
-
+    runner = _Rows(fn=fn, audio=audio, batch_size=batch_size, sharding=sharding, dtype=dtype,
+                   chunk_size=chunk_size, chunk_seconds=chunk_seconds)
     from tqdm.auto import tqdm
 
     if out is None:
+        parts = []
         with tqdm(total=n, unit="note", desc=desc, disable=not progress) as bar:
-            return run_rows(0, n, bar)
+            runner.compute(0, n, bar, lambda first, rows: parts.append(rows))
+        return np.concatenate(parts)
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    run = as_run_dir(out, "features", force=force, legacy=_LEGACY)
     if fingerprint is None:
         fingerprint = fingerprint_dataset(dataset) + "-" + fingerprint_transform(transform) + (
             "-vmap" if vmap else "")
-    chunk_size += (-chunk_size) % batch_size
-    manifest = _read_manifest(out)
+    return _to_disk(runner, run, dataset, n=n, n_samples=n_samples, feature_shape=feature_shape, dtype=dtype,
+                    fingerprint=fingerprint, resume=resume, chunk_size=chunk_size, progress=progress,
+                    verbose=verbose, desc=desc)
+
+
+def _to_disk(runner: _Rows, run, dataset, *, n, n_samples, feature_shape, dtype, fingerprint, resume, chunk_size,
+             progress, verbose, desc) -> np.ndarray:
+    """`extract`'s work with a folder: check what the folder holds, compute the missing
+    rows chunk by chunk, join the chunks into ``features.npy``."""
+    from tqdm.auto import tqdm
+
+    out = run.path
+    manifest = _read_manifest(out) if run.owns("manifest.json") else None
     if manifest is not None and resume:
         if manifest.get("format") != _FORMAT or manifest.get("fingerprint") != fingerprint:
             raise ParameterError(
@@ -313,58 +443,56 @@ def extract(
                 f"{manifest.get('fingerprint')!r}, this run {fingerprint!r}); choose another out "
                 "folder, or pass resume=False to overwrite them"
             )
-        chunk_size = int(manifest["chunk_size"])
         if manifest.get("complete") and (out / "features.npy").is_file():
+            if verbose:
+                tqdm.write(f"{desc or 'features'}: already complete in {out / 'features.npy'}", file=sys.stderr)
             return np.load(out / "features.npy", mmap_mode="r", allow_pickle=False)
     else:
         for stale in ("features.npy", "metadata.npz", "chunks"):
-            p = out / stale
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            if run.owns(stale):
+                run.remove(stale)
         manifest = None
-    n_chunks = math.ceil(n / chunk_size)
+    run.remove_partials()
     manifest = dict(
         format=_FORMAT, version=_VERSION, fingerprint=fingerprint, n=n, samples=n_samples,
-        chunk_size=chunk_size, n_chunks=n_chunks, feature_shape=list(feature_shape),
-        dtype=dtype.str, complete=False,
+        chunk_size=chunk_size, feature_shape=list(feature_shape), dtype=dtype.str, complete=False,
     )
-    _write_manifest(out, manifest)
-    chunk_dir = out / "chunks"
+    write_json(run / "manifest.json", manifest)
+    chunk_dir = run / "chunks"
     chunk_dir.mkdir(exist_ok=True)
 
-    def chunk_path(i):
-        return chunk_dir / f"{i:05d}.npy"
+    finished = _finished_chunks(chunk_dir, n, feature_shape, dtype)
+    initial = sum(stop - start for start, stop, _ in finished)
+    if initial and verbose:
+        tqdm.write(f"{desc or 'features'}: resuming, {initial} of {n} notes already done in {out}", file=sys.stderr)
 
-    def chunk_rows(i):
-        return i * chunk_size, min((i + 1) * chunk_size, n)
+    def flush(first, rows):
+        _save_chunk(chunk_dir / _chunk_name(first, first + len(rows)), rows)
 
-    def is_done(i):
-        try:
-            arr = np.load(chunk_path(i), mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError):
-            return False
-        start, stop = chunk_rows(i)
-        return arr.shape == (stop - start,) + feature_shape and arr.dtype == dtype
-
-    done = [i for i in range(n_chunks) if is_done(i)]
-    todo = [i for i in range(n_chunks) if i not in set(done)]
-    initial = sum(chunk_rows(i)[1] - chunk_rows(i)[0] for i in done)
     with tqdm(total=n, initial=initial, unit="note", desc=desc, disable=not progress) as bar:
-        for i in todo:
-            start, stop = chunk_rows(i)
-            _save_chunk(chunk_path(i), run_rows(start, stop, bar).astype(dtype, copy=False))
+        try:
+            for start, stop in _gaps(finished, n):
+                runner.compute(start, stop, bar, flush)
+        except KeyboardInterrupt as err:
+            kept = sum(stop - start for start, stop, _ in _finished_chunks(chunk_dir, n, feature_shape, dtype))
+            raise Interrupted(f"{desc or 'features'}: interrupted after {kept} of {n} notes, kept in {chunk_dir}; "
+                              "run the same extraction again (the same command) to resume") from err
 
     # Join the chunks into one file, then drop them.
-    tmp = out / "features.npy.tmp.npy"
-    joined = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n,) + feature_shape)
-    for i in range(n_chunks):
-        start, stop = chunk_rows(i)
-        joined[start:stop] = np.load(chunk_path(i), allow_pickle=False)
-    joined.flush()
-    del joined
-    os.replace(tmp, out / "features.npy")
+    finished = _finished_chunks(chunk_dir, n, feature_shape, dtype)
+    if _gaps(finished, n):
+        raise ParameterError(f"{chunk_dir} lacks rows {_gaps(finished, n)} after the run: was it changed "
+                             "while the extraction ran? Run it again to compute them")
+    target = run / "features.npy"
+    with atomic_path(target) as tmp:
+        joined = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n,) + feature_shape)
+        for start, stop, p in finished:
+            joined[start:stop] = np.load(p, allow_pickle=False)
+        joined.flush()
+        del joined
     if isinstance(dataset, Dataset):
-        np.savez(out / "metadata.npz", **dataset.metadata(), sr=np.int64(dataset.sr))
+        save_npz(run / "metadata.npz", **dataset.metadata(), sr=np.int64(dataset.sr))
     manifest["complete"] = True
-    _write_manifest(out, manifest)
-    shutil.rmtree(chunk_dir, ignore_errors=True)
-    return np.load(out / "features.npy", mmap_mode="r", allow_pickle=False)
+    write_json(run / "manifest.json", manifest)
+    run.remove("chunks")
+    return np.load(target, mmap_mode="r", allow_pickle=False)

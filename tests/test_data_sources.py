@@ -173,3 +173,22 @@ def test_load_sources_needs_the_same_classes_everywhere(tmp_path):
         load_sources([a, b], classes=["violin", "flute"])
     with pytest.raises(DatasetError, match="not a folder"):
         load_sources([a, tmp_path / "missing"])
+
+
+def test_skipping_every_file_of_a_class_is_an_error_naming_the_class(tmp_path):
+    import soundfile as sf
+
+    from jaxmusic.data import DatasetError, load_folder
+
+    root = tmp_path / "notes"
+    for c in ("cello", "harp"):
+        (root / c).mkdir(parents=True)
+        sf.write(root / c / "ok.wav", 0.1 * np.ones(800, np.float32), 8000)
+    (root / "harp" / "ok.wav").write_bytes(b"RIFF not really a wav file")  # the harp's only file is corrupt
+    with pytest.warns(UserWarning, match="ok.wav"):
+        with pytest.raises(DatasetError, match="class 'harp' has no readable note left after skipping 1"):
+            load_folder(root, sr=8000, on_error="skip")
+    sf.write(root / "harp" / "fine.wav", 0.1 * np.ones(800, np.float32), 8000)
+    with pytest.warns(UserWarning, match="ok.wav"):
+        ds = load_folder(root, sr=8000, on_error="skip")  # one harp note is enough
+    assert ds.classes == ("cello", "harp") and ds.label.tolist() == [0, 1]

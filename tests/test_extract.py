@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxmusic
 import jaxmusic.extract as extract_mod
 from jaxmusic._checks import ParameterError
 from jaxmusic._pytree import pytree_dataclass, static_field
@@ -84,20 +85,23 @@ def test_extract_resumes_after_interruption(tmp_path, monkeypatch):
 
     monkeypatch.setattr(extract_mod, "_save_chunk", crash_after_two)
     out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(jaxmusic.Interrupted, match="interrupted after 16 of 23 notes"):
         extract(ds, t, batch_size=4, out=out, chunk_size=8, progress=False)
-    assert saved == ["00000.npy", "00001.npy"]
+    assert saved == ["00000000-00000008.npy", "00000008-00000016.npy"]
     assert sorted(p.name for p in (out / "chunks").iterdir()) == saved
     assert not (out / "features.npy").exists()
 
+    rows = []
+
     def counting(path, value):
+        rows.append(len(value))
         saved.append(path.name)
         save(path, value)
 
     monkeypatch.setattr(extract_mod, "_save_chunk", counting)
     saved.clear()
     result = extract(ds, t, batch_size=4, out=out, chunk_size=8, progress=False)
-    assert saved == ["00002.npy"]  # only the missing chunk was computed
+    assert saved == ["00000016-00000023.npy"] and rows == [7]  # only the missing rows were computed
     np.testing.assert_array_equal(np.asarray(result), full)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["n"] == 23 and not (out / "chunks").exists()
@@ -117,6 +121,57 @@ def test_extract_resumes_after_interruption(tmp_path, monkeypatch):
         extract(ds[:10], t, out=out, progress=False)
     fresh = extract(ds, other, out=out, resume=False, progress=False)
     assert fresh.shape == (23, 16)
+
+
+def test_a_ctrl_c_keeps_the_rows_already_computed(tmp_path, monkeypatch):
+    # Ctrl-C while a batch is in flight: the rows already back on the host are written
+    # as a chunk before the interrupt propagates (nothing finished is lost)
+    ds = toy()
+    t = FrameEnergy(weights=jnp.linspace(0, 1, 32), frame=32)
+    full = np.asarray(extract(ds, t, batch_size=4, progress=False))
+    reads = []
+
+    class Stop:
+        def __init__(self, audio):
+            self.audio, self.shape, self.dtype = audio, audio.shape, audio.dtype
+
+        def __getitem__(self, idx):
+            reads.append(idx)
+            if len(reads) == 4:  # the fourth batch read: rows 12..15
+                raise KeyboardInterrupt
+            return self.audio[idx]
+
+    with pytest.raises(jaxmusic.Interrupted, match=r"after 8 of 23 notes.*resume"):
+        extract(Stop(ds.audio), t, batch_size=4, out=tmp_path / "f", chunk_size=100, progress=False,
+                fingerprint="toy")
+    names = sorted(p.name for p in (tmp_path / "f" / "chunks").iterdir())
+    assert names == ["00000000-00000008.npy"]  # batches 0 and 1 were back; batch 2 was in flight
+    result = extract(ds.audio, t, batch_size=4, out=tmp_path / "f", chunk_size=100, progress=False,
+                     fingerprint="toy")
+    np.testing.assert_array_equal(np.asarray(result), full)
+
+
+def test_chunks_close_after_chunk_seconds(tmp_path, monkeypatch):
+    ds = toy()
+    clock = iter(range(0, 10_000, 10))  # every reading of the clock is 10 s later
+    monkeypatch.setattr(extract_mod.time, "perf_counter", lambda: float(next(clock)))
+    extract(ds, spectrum, batch_size=4, out=tmp_path / "f", chunk_size=1000, chunk_seconds=5.0,
+            progress=False)
+    # no chunk survives a finished run; the manifest says how many rows each chunk could hold
+    saved = []
+    monkeypatch.setattr(extract_mod, "_save_chunk", lambda path, value: saved.append(len(value)))
+    monkeypatch.setattr(extract_mod, "_finished_chunks", lambda *a: [])
+    with pytest.raises(ParameterError, match="lacks rows"):
+        extract(ds, spectrum, batch_size=4, out=tmp_path / "g", chunk_size=1000, chunk_seconds=5.0,
+                progress=False)
+    assert saved == [4, 4, 4, 4, 4, 3]  # a chunk per batch: each batch took longer than 5 s
+
+
+def test_a_nan_note_is_named(tmp_path):
+    ds = toy()
+    ds.audio[13, 7] = np.nan
+    with pytest.raises(ParameterError, match="note 13 of the data set holds NaN"):
+        extract(ds, spectrum, batch_size=4, out=tmp_path / "f", progress=False)
 
 
 def test_fingerprints_follow_functions_and_closures():
@@ -174,7 +229,7 @@ def _parse(argv):
     return parser.parse_args(argv)
 
 
-def test_features_command(tmp_path, capsys):
+def test_features_command(tmp_path, capsys, monkeypatch):
     ds = toy(n=9, samples=64)
     ds.save(tmp_path / "ds")
     argv = ["features", "--data", f"saved:{tmp_path / 'ds'}", "--transform", "jax.numpy:abs",
@@ -186,12 +241,20 @@ def test_features_command(tmp_path, capsys):
     assert summary["shape"] == [9, 64]
     feats = np.load(tmp_path / "feat" / "features.npy", allow_pickle=False)
     np.testing.assert_allclose(feats, np.abs(ds.audio))
-    assert args.func(args) == 0  # a second run finds the finished features
+    before = os.stat(tmp_path / "feat" / "features.npy")
+    monkeypatch.setattr(extract_mod, "_save_chunk", lambda *a: pytest.fail("a finished run computed a chunk"))
+    assert args.func(args) == 0  # a second run finds the finished features and computes nothing
+    after = os.stat(tmp_path / "feat" / "features.npy")
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "already complete" in capsys.readouterr().err
     args = _parse(argv[:3] + ["--transform", "wavelets9"] + argv[5:])
     with pytest.raises(ParameterError, match="unknown transform 'wavelets9'"):
         args.func(args)
     with pytest.raises(SystemExit):
         _parse(argv + ["-p", "not a pair"])
+    args = _parse(argv[:3] + ["--transform", "mfcc", "-p", "nfft=512"] + argv[5:])
+    with pytest.raises(ParameterError, match=r"transform 'mfcc' takes no parameter 'nfft' \(did you mean 'n_fft'\?\)"):
+        args.func(args)
 
 
 class Recorder:
@@ -215,3 +278,54 @@ def test_build_transform_fills_sr_and_shape():
     assert float(f(jnp.ones(()))) == 3.0
     with pytest.raises(ParameterError, match="unknown transform"):
         build_transform("nope", sr=SR, n_samples=64)
+
+
+def test_features_command_interrupted_then_killed_resumes_with_every_row_once(tmp_path):
+    # Ctrl-C (SIGINT), then SIGKILL in the middle of a chunk, then a run to the end: every note's
+    # features once, equal to an uninterrupted computation; the command says what it kept
+    import signal
+    import time
+    from pathlib import Path
+
+    n = 64
+    ds = Dataset(audio=np.random.default_rng(5).standard_normal((n, 32)).astype(np.float32),
+                 label=np.arange(n) % 2, classes=["a", "b"], sr=SR)
+    ds.save(tmp_path / "ds")
+    out = tmp_path / "feat"
+    workers = Path(__file__).parent / "workers"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(workers), os.environ.get("PYTHONPATH", "")]))
+    argv = [sys.executable, "-m", "jaxmusic.cli", "features", "--data", f"saved:{tmp_path / 'ds'}", "--transform",
+            "slow_transform:slow", "--batch-size", "4", "--chunk-size", "4", "--no-progress", "--out", str(out)]
+
+    def chunks():
+        return sorted(p.name for p in (out / "chunks").glob("*-*.npy")) if (out / "chunks").is_dir() else []
+
+    def start_and_wait_for(k):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while len(chunks()) < k and proc.poll() is None and time.time() - t0 < 120:
+            time.sleep(0.01)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        return proc
+
+    proc = start_and_wait_for(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    kept = int(err.split("interrupted after ")[1].split(" of")[0])
+    assert 8 <= kept < n and f"of {n} notes" in err and "to resume" in err and "Traceback" not in err
+    proc = start_and_wait_for(len(chunks()) + 2)
+    time.sleep(0.07)  # within a batch of the next chunk
+    proc.kill()
+    proc.wait()
+    done = sum(int(c.split("-")[1][:8]) - int(c.split("-")[0]) for c in chunks())
+    assert kept < done < n
+    final = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert f"resuming, {done} of {n} notes already done" in final.stderr
+    sys.path.insert(0, str(workers))
+    try:
+        from slow_transform import slow
+    finally:
+        sys.path.remove(str(workers))
+    np.testing.assert_array_equal(np.load(out / "features.npy"), extract(ds, slow, batch_size=4, progress=False))

@@ -133,8 +133,18 @@ def test_cli_autoencoder_round_trip(files, tmp_path, capsys):
     assert sr == SR and y.size == tone(330).size
     capsys.readouterr()
     assert main(["hybridize", "--method", "autoencoder", "--model", str(model), str(files / "voice.wav"),
-                 "-o", str(out), "-p", "n_fft=1024"]) == 2
+                 "-o", str(out), "-p", "n_fft=1024", "--force"]) == 2
     assert "trained with n_fft=256" in capsys.readouterr().err
     assert main(["hybridize", "--method", "autoencoder", "--model", str(tmp_path), str(files / "voice.wav"),
                  "-o", str(out)]) == 2
     assert main(["hybridize", str(files / "voice.wav"), "-o", str(out)]) == 2  # no target
+
+
+def test_a_misspelt_option_names_the_valid_ones(files, tmp_path, capsys):
+    for method, bad, good in (("envelope", "nfft", "n_fft"), ("mosaic", "kk", "k"), ("sinusoidal", "n_ffts", "n_fft")):
+        rc = main(["hybridize", "--method", method, "--sr", str(SR), str(files / "voice.wav"), str(files / "voice.wav"),
+                   "-o", str(tmp_path / f"{method}.wav"), "-p", f"{bad}=512"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"unknown option '{bad}' (did you mean '{good}'?) for method '{method}'" in err, err
+        assert "its options are" in err and "Traceback" not in err
+        assert not (tmp_path / f"{method}.wav").exists()

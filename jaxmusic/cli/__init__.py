@@ -44,14 +44,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the ``jaxmusic`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the ``jaxmusic`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Exit codes: 0 done, 2 a jaxmusic error (the message says what and how to fix it),
+    130 interrupted (Ctrl-C: the message says what was kept and how to resume)."""
+    from .._files import Interrupted
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except JaxMusicError as err:
         print(f"jaxmusic: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"\njaxmusic: {err}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"\njaxmusic: interrupted; {_kept(args)}", file=sys.stderr)
+        return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _kept(args) -> str:
+    """What an interrupted command keeps, when its library call did not say (the training and
+    extraction loops, and the recognition table, raise `Interrupted` with their own account)."""
+    command = getattr(args, "command", None)
+    if command in ("hybridize", "translate"):
+        return "nothing was written (the output and its figure are written whole, at the end)"
+    out = getattr(args, "out", None) or (f"runs/{args.name}" if command == "experiment" and args.name else None)
+    if out is not None:
+        return (f"the results in {out} are incomplete; rerun the same command (models it trained and features it "
+                "extracted are reused, the rest is computed again)")
+    return "rerun the same command to start again"

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._outputs import add_force, input_paths, trained_line
+
 __all__ = ["add_train_autoencoder_subcommand", "run_train_autoencoder"]
 
 
@@ -40,25 +42,27 @@ def add_train_autoencoder_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force(p, "the model into --out")
     p.set_defaults(func=run_train_autoencoder)
     return p
 
 
 def run_train_autoencoder(args) -> int:
+    from .._files import claim_dir
     from ..audio import save
     from ..synthesis._common import fit_peak, read_inputs
-    from ..synthesis.autoencoder import reconstruct, train_autoencoder
+    from ..synthesis.autoencoder import _LEGACY, reconstruct, train_autoencoder
 
+    out = claim_dir(args.out, "autoencoder", force=args.force, legacy=_LEGACY, inputs=input_paths(args.audio))
     inputs = read_inputs(args.audio, sr=args.sr)
     ae = train_autoencoder(
         [y for _, y in inputs], sr=args.sr, n_fft=args.n_fft, hop_length=args.hop_length, context=args.context,
         lstm=not args.no_lstm, log=not args.linear, encoder=(args.hidden,), latent=args.latent,
         decoder=(args.hidden,), seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
-        learning_rate=args.lr, eval_every=args.eval_every, seed=args.seed, out=args.out, progress=not args.quiet)
-    out = Path(args.out)
+        learning_rate=args.lr, eval_every=args.eval_every, seed=args.seed, out=out, progress=not args.quiet)
     name, y = inputs[0]
     rec = fit_peak(reconstruct(ae, y), name="reconstruction")
-    save(out / "reconstruction.wav", rec, ae.config.sr)
+    save(out / "reconstruction.wav", rec, ae.config.sr, overwrite=True)
     try:
         from ..plot import figure_spectrograms
     except ImportError:  # pragma: no cover - the figure helper lands with the evaluations
@@ -67,8 +71,9 @@ def run_train_autoencoder(args) -> int:
         figure_spectrograms({f"input ({Path(name).name})": y, "reconstruction": rec}, ae.config.sr,
                             out / "reconstruction.png", title="autoencoder reconstruction of its training sound")
     info = ae.info
-    print(f"trained {info['steps_taken']} steps on {info['sequences']} sequences in {info['seconds']:.0f} s: "
-          f"train loss {info['train_loss']:.4g}"
-          + (f", validation loss {info['val_loss']:.4g}" if info.get("val_loss") is not None else "")
-          + f"; model in {out}")
+    line = trained_line(info, out)
+    if not line.startswith("already"):
+        line += ((f", validation loss {info['val_loss']:.4g}" if info.get("val_loss") is not None else "")
+                 + f" ({info['sequences']} sequences); model in {out}")
+    print(line)
     return 0

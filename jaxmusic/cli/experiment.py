@@ -46,6 +46,8 @@ def add_experiment_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="results folder (default runs/NAME)")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes on a laptop CPU)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing --out that jaxmusic did not write (only its own names are replaced)")
     p.set_defaults(func=run_experiment)
     return p
 
@@ -63,6 +65,6 @@ def run_experiment(args) -> int:
     fn = getattr(importlib.import_module(module), func)
     out = args.out or f"runs/{args.name}"
     kwargs = {"quick": True} if args.quick and "quick" in inspect.signature(fn).parameters else {}
-    fn(out, **kwargs)
+    fn(out, force=args.force, **kwargs)
     print(f"jaxmusic experiment {args.name}: figures and numbers in {out}")
     return 0

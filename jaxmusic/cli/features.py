@@ -91,13 +91,23 @@ def build_transform(name: str, *, sr: int, n_samples: int, params: dict | None =
         params["sr"] = sr
     if "shape" in accepted and "shape" not in params:
         params["shape"] = n_samples
+    named = [k for k, p in accepted.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+    unknown = [k for k in params if k not in named] if accepted and not takes_any else []
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, named, n=1)) else repr(u)
+                 for u in unknown]
+        raise ParameterError(f"transform {name!r} takes no parameter {', '.join(hints)}; its parameters are "
+                             f"{', '.join(k for k in named if k != 'self')}")
     if inspect.isclass(factory):
         return factory(**params)
     return functools.partial(factory, **params)
 
 
 def build_dataset(spec: str, *, sr: int, duration: float | None, on_error: str = "raise",
-                  audio_cache=None, seed: int = 0):
+                  audio_cache=None, seed: int = 0, force: bool = False):
     """Make a `Dataset` from a command-line spec.
 
     ``gm8``, ``gm8:alt`` (the alternative GM programs), ``synthetic``,
@@ -118,9 +128,9 @@ def build_dataset(spec: str, *, sr: int, duration: float | None, on_error: str =
         raise ParameterError(f"--data {kind} needs a path: {kind}:PATH")
     path = Path(path).expanduser()
     if kind == "folder":
-        return load_folder(path, sr=sr, duration=duration, on_error=on_error, out=audio_cache)
+        return load_folder(path, sr=sr, duration=duration, on_error=on_error, out=audio_cache, force=force)
     if kind == "nsynth":
-        return load_nsynth(path, sr=sr, duration=duration, on_error=on_error, out=audio_cache)
+        return load_nsynth(path, sr=sr, duration=duration, on_error=on_error, out=audio_cache, force=force)
     if kind == "saved":
         return Dataset.load(path, mmap=True)
     raise ParameterError(
@@ -163,27 +173,36 @@ def add_features_subcommand(subparsers):
     p.add_argument("--duration", type=float, default=None,
                    help="seconds per note (default: 1 s for gm8/synthetic, longest file otherwise)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--chunk-size", type=int, default=1024, help="notes per chunk on disk")
+    p.add_argument("--chunk-size", type=int, default=256, help="most notes per chunk on disk (the unit of resumption)")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="unreadable audio files: stop (default) or skip with a warning naming them")
     p.add_argument("--audio-cache", default=None, metavar="DIR",
                    help="decode folder/nsynth audio into DIR (memory-mapped) instead of memory")
     p.add_argument("--restart", action="store_true", help="discard finished chunks and start over")
+    p.add_argument("--chunk-seconds", type=float, default=15.0,
+                   help="most seconds of work per chunk on disk (an interruption loses at most this)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="write --out (and --audio-cache) into existing folders jaxmusic did not write "
+                        "(only the names jaxmusic writes are replaced; nothing else is touched)")
     p.set_defaults(func=run_features)
     return p
 
 
 def run_features(args) -> int:
     """Run the ``features`` sub-command with parsed ``args``; returns 0."""
-    from ..extract import extract
+    from .._files import claim_dir
+    from ..extract import _LEGACY, extract
 
+    data_path = args.data.partition(":")[2]
+    out = claim_dir(args.out, "features", force=args.force, legacy=_LEGACY,
+                    inputs=[Path(data_path).expanduser()] if data_path and data_path != "alt" else [])
     ds = build_dataset(args.data, sr=args.sr, duration=args.duration, on_error=args.on_error,
-                       audio_cache=args.audio_cache)
+                       audio_cache=args.audio_cache, force=args.force)
     transform = build_transform(args.transform, sr=ds.sr, n_samples=ds.n_samples,
                                 params=dict(args.param))
-    feats = extract(ds, transform, batch_size=args.batch_size, out=args.out,
-                    chunk_size=args.chunk_size, resume=not args.restart,
+    feats = extract(ds, transform, batch_size=args.batch_size, out=out,
+                    chunk_size=args.chunk_size, chunk_seconds=args.chunk_seconds, resume=not args.restart,
                     progress=not args.no_progress, desc=args.transform)
     summary = {
         "out": str(Path(args.out) / "features.npy"),

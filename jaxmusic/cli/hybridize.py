@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._outputs import add_force, input_paths
+
 __all__ = ["add_hybridize_subcommand", "run_hybridize"]
 
 
@@ -42,17 +44,24 @@ def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="training steps when the autoencoder is trained here")
     p.add_argument("-p", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, e.g. -p n_fft=1024 -p n_coeffs=30 -p k=3")
+    add_force(p, "OUT and OUT.png")
     p.set_defaults(func=run_hybridize)
     return p
 
 
 def run_hybridize(args) -> int:
     from .._checks import ParameterError
+    from .._files import check_output_file
     from ..audio import save
     from ..plot import figure_spectrograms
     from ..synthesis._common import fit_peak, read_inputs
     from ..synthesis.hybridize import default_model_folder, hybridize, method_options
 
+    # the outputs are checked before any work: never an input, never a file jaxmusic did not write
+    inputs = input_paths([args.source, *args.targets, args.model])
+    output = check_output_file(args.output, inputs=inputs, overwrite=args.force)
+    figure = check_output_file(output.with_suffix(".png"), inputs=inputs, overwrite=args.force,
+                               what="the spectrogram figure")
     options = method_options(args.option)
     if args.model is not None and args.method not in ("autoencoder", "wavenet"):
         raise ParameterError(f"--model is for --method autoencoder or wavenet, not {args.method}")
@@ -74,7 +83,7 @@ def run_hybridize(args) -> int:
         sr = model.config.sr
     elif args.method == "autoencoder":
         sr = args.sr or 16000
-        options = {"out": default_model_folder(args.output), "steps": args.steps, **options}
+        options = {"out": default_model_folder(args.output), "steps": args.steps, "force": args.force, **options}
     else:
         sr = args.sr or 22050
     if not args.targets and model is None:
@@ -84,13 +93,12 @@ def run_hybridize(args) -> int:
     out, out_sr = hybridize(source, [y for _, y in targets], method=args.method, sr=sr, model=model,
                             alpha=args.alpha, **options)
     out = fit_peak(out, name="the output")
-    output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    save(output, out, out_sr)
+    save(output, out, out_sr, overwrite=args.force)
     panels = {f"source ({Path(name).name})": source}
     if targets:
         panels[f"target ({Path(targets[0][0]).name})"] = targets[0][1]
     panels[f"output ({args.method})"] = out
-    figure_spectrograms(panels, out_sr, output.with_suffix(".png"), title=f"jaxmusic hybridize --method {args.method}")
-    print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz) and {output.with_suffix('.png')}")
+    figure_spectrograms(panels, out_sr, figure, title=f"jaxmusic hybridize --method {args.method}")
+    print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz) and {figure}")
     return 0

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._outputs import add_force, input_paths, trained_line
+
 __all__ = ["add_wavenet_subcommands", "run_train_wavenet", "run_train_translator", "run_translate"]
 
 
@@ -39,6 +41,7 @@ def _training_options(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-sample", action="store_true", help="do not generate the example sound after training")
+    add_force(p, "the model into --out")
 
 
 def add_wavenet_subcommands(sub) -> None:
@@ -65,6 +68,7 @@ def add_wavenet_subcommands(sub) -> None:
     p.add_argument("--to", default=None, help="target domain (name or index) of a translator")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: most likely sample)")
     p.add_argument("--seed", type=int, default=0)
+    add_force(p, "OUT and OUT.png")
     p.set_defaults(func=run_translate)
 
 
@@ -88,13 +92,14 @@ def _domain_name(item: str) -> str:
     return Path(item).stem or str(item)
 
 
-def _write(out: Path, name: str, panels: dict, y, sr: int, title: str) -> None:
+def _write(out, name: str, panels: dict, y, sr: int, title: str) -> None:
+    """``name.wav`` and ``name.png`` in the model folder ``out`` (a `jaxmusic._files.RunDir`)."""
     from ..audio import save
     from ..plot import figure_spectrograms
     from ..synthesis._common import fit_peak
 
     y = fit_peak(y, name=name)
-    save(out / f"{name}.wav", y, sr)
+    save(out / f"{name}.wav", y, sr, overwrite=True)
     figure_spectrograms({**panels, name: y}, sr, out / f"{name}.png", title=title)
 
 
@@ -105,8 +110,16 @@ def _report(wm, out) -> None:
         extra = f", validation loss {info['val_loss']:.4g}"
     if info.get("val_domain_accuracy") is not None:
         extra += f", domain classifier {info['val_domain_accuracy']:.0f}% on held-out codes"
-    print(f"trained {info['steps_taken']} steps in {info['seconds']:.0f} s: train loss {info['train_loss']:.4g}"
-          f" (nats per sample){extra}; model in {out}")
+    line = trained_line(info, out, unit=" (nats per sample)")
+    print(line + ("" if line.startswith("already") else f"{extra}; model in {out}"))
+
+
+def _model_folder(args, kind: str):
+    from .._files import claim_dir
+    from ..synthesis.wavenet import _LEGACY
+
+    items = args.audio if kind == "autoencoder" else args.domains
+    return claim_dir(args.out, f"wavenet-{kind}", force=args.force, legacy=_LEGACY, inputs=input_paths(items))
 
 
 def run_train_wavenet(args) -> int:
@@ -115,11 +128,11 @@ def run_train_wavenet(args) -> int:
 
     cfg = _config(args)
     sr = cfg.sr
+    out = _model_folder(args, "autoencoder")
     inputs = read_inputs(args.audio, sr=sr)
     wm = train_wavenet([y for _, y in inputs], config=cfg, crop=args.crop, steps=args.steps,
                        batch_size=args.batch_size, learning_rate=args.lr, eval_every=args.eval_every,
-                       seed=args.seed, out=args.out, progress=not args.quiet)
-    out = Path(args.out)
+                       seed=args.seed, out=out, progress=not args.quiet)
     name, y = inputs[0]
     y = y[:sr]  # a second of it
     if not args.no_sample:
@@ -141,12 +154,12 @@ def run_train_translator(args) -> int:
         raise ParameterError(f"--names gives {len(names)} names for {len(args.domains)} domains")
     cfg = _config(args)
     sr = cfg.sr
+    out = _model_folder(args, "translator")
     domains = [read_inputs([d], sr=sr) for d in args.domains]
     wm = train_translator({n: [y for _, y in d] for n, d in zip(names, domains)}, config=cfg,
                           crop=args.crop, steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                           lambda_=args.lambda_, augment=not args.no_augment, eval_every=args.eval_every,
-                          seed=args.seed, out=args.out, progress=not args.quiet)
-    out = Path(args.out)
+                          seed=args.seed, out=out, progress=not args.quiet)
     name, y = domains[0][0]
     y = y[:sr]  # a second of it
     if not args.no_sample:
@@ -158,9 +171,14 @@ def run_train_translator(args) -> int:
 
 def run_translate(args) -> int:
     from .._checks import ParameterError
+    from .._files import check_output_file
     from ..synthesis._common import read_inputs
     from ..synthesis.wavenet import load_wavenet, reconstruct, translate
 
+    inputs = input_paths([args.input, args.model])
+    output = check_output_file(args.output, inputs=inputs, overwrite=args.force)
+    figure = check_output_file(output.with_suffix(".png"), inputs=inputs, overwrite=args.force,
+                               what="the spectrogram figure")
     wm = load_wavenet(args.model)
     name, y = read_inputs([args.input], sr=wm.sr)[0]
     if wm.kind == "translator":
@@ -174,15 +192,14 @@ def run_translate(args) -> int:
             raise ParameterError("--to is for a translator; this model is an autoencoder (it reconstructs)")
         out = reconstruct(wm, y, seed=args.seed, temperature=args.temperature)
         label = "reconstruction"
-    output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     from ..audio import save
     from ..plot import figure_spectrograms
     from ..synthesis._common import fit_peak
 
     out = fit_peak(out, name="the output")
-    save(output, out, wm.sr)
-    figure_spectrograms({f"input ({Path(name).name})": y, label: out}, wm.sr, output.with_suffix(".png"),
+    save(output, out, wm.sr, overwrite=args.force)
+    figure_spectrograms({f"input ({Path(name).name})": y, label: out}, wm.sr, figure,
                         title=f"jaxmusic translate ({wm.kind})")
-    print(f"wrote {output} ({len(out) / wm.sr:.2f} s at {wm.sr} Hz, {label}) and {output.with_suffix('.png')}")
+    print(f"wrote {output} ({len(out) / wm.sr:.2f} s at {wm.sr} Hz, {label}) and {figure}")
     return 0

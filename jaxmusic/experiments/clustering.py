@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real, is_concrete
-from .._files import write_json
+from .._files import claim_dir, write_json
 
 __all__ = ["KMeansResult", "kmeans", "cluster_purity", "figure_kmeans", "run_kmeans"]
 
@@ -325,7 +325,7 @@ def figure_kmeans(features, labels, path, *, classes=None, class_names=None, tit
     return _save(fig, path)
 
 
-def run_kmeans(out="runs/kmeans", *, quick: bool = False, seed: int = 0, verbose: bool = True) -> dict:
+def run_kmeans(out="runs/kmeans", *, quick: bool = False, seed: int = 0, verbose: bool = True, force: bool = False) -> dict:
     """Cluster MFCC statistics of the built-in notes; purity against the instruments.
 
     The notes of `jaxmusic.data.gm8` (TimGM6mb; every 2nd semitone at three
@@ -359,7 +359,7 @@ def run_kmeans(out="runs/kmeans", *, quick: bool = False, seed: int = 0, verbose
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    out = Path(out)
+    out = claim_dir(out, "experiment-kmeans", force=force)
     ds = gm8(sr=16000, duration=1.0, pitch_step=4 if quick else 2,
              velocities=(75,) if quick else (50, 75, 100))
     feats = note_features(ds, "mfcc", progress=False)

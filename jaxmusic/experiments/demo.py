@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +13,7 @@ import numpy as np
 from .._checks import ParameterError, check_choice, check_int
 from ..data.soundfont import GM8_CLASSES
 from ..data.synthetic import synthetic_note
+from .._files import claim_dir, write_text
 from ..features import MFCC
 from ..scattering.time import Scattering1D
 
@@ -21,7 +21,7 @@ __all__ = ["run_demo"]
 
 
 def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr: int = 16000,
-             duration: float = 2.0, J: int = 8, Q=(12, 1), seed: int = 0, verbose: bool = True) -> dict:
+             duration: float = 2.0, J: int = 8, Q=(12, 1), seed: int = 0, verbose: bool = True, force: bool = False) -> dict:
     """Synthesize a note, compute its MFCC and time scattering, print a summary and plot both.
 
     Writes ``features.png`` and ``summary.json`` to ``out``; returns the summary.
@@ -29,7 +29,7 @@ def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr
     from ..plot import figure_note_features  # matplotlib, only when a figure is drawn
 
     say = print if verbose else (lambda *a, **k: None)
-    out = Path(out)
+    out = claim_dir(out, "demo-note", force=force)
     label = GM8_CLASSES.index(check_choice("instrument", instrument, GM8_CLASSES))
     pitch = check_int("pitch", pitch, min=0, max=127)
     f0 = float(librosa.midi_to_hz(pitch))
@@ -75,6 +75,6 @@ def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr
         + f"  (signal: {summary['signal_energy']:.3g})")
     fig = figure_note_features(np.asarray(y), sr, M, Sx, meta, out / "features.png",
                                title=f"synthetic {instrument}, MIDI {pitch}")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
     say(f"wrote {fig} and {out / 'summary.json'}")
     return summary

@@ -81,7 +81,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import write_json
+from .._files import as_run_dir, claim_dir, write_json
 
 __all__ = ["Helix", "HelixMeasure", "pitch_helix", "measure_helix", "figure_helix", "run_helix", "FMIN"]
 
@@ -383,7 +383,7 @@ def pitch_helix(
     result = Helix(embedding=embedding, pitch_class=pitch_class, midi=midi, correlation=R,
                    measure=measure, n_notes=int(len(x)))
     if out is not None:
-        figure_helix(result, Path(out) / "helix.png")
+        figure_helix(result, as_run_dir(out, "experiment-helix") / "helix.png")
     return result
 
 
@@ -444,7 +444,7 @@ def figure_helix(result: Helix, path, *, title: str = "") -> Path:
     return _save(fig, path)
 
 
-def run_helix(out="runs/helix", *, quick: bool = False, verbose: bool = True) -> dict:
+def run_helix(out="runs/helix", *, quick: bool = False, verbose: bool = True, force: bool = False) -> dict:
     """The pitch helix of the built-in notes: figure ``helix.png`` and ``helix.json``.
 
     Notes of `jaxmusic.data.gm8` (all eight instruments, every semitone of their
@@ -471,7 +471,7 @@ def run_helix(out="runs/helix", *, quick: bool = False, verbose: bool = True) ->
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    out = Path(out)
+    out = claim_dir(out, "experiment-helix", force=force)
     ds = builtin_notes(both=not quick, say=say, sr=16000, duration=1.0, velocities=(75,), pitch_step=1)
     h = pitch_helix(ds, out=out)
     ms = h.measure

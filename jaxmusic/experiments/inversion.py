@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_choice, check_int, check_real
-from .._files import write_json
+from .._files import as_run_dir, claim_dir, write_json
 
 __all__ = ["invert", "Inversion", "run_inversion", "spectral_convergence", "LOSSES", "INITS"]
 
@@ -540,7 +540,7 @@ def invert(key, transform, target, *, steps: int = 500, optimizer=None, init="no
         loss=history[..., 1].reshape(batch + (steps + 1,)),
         seconds=seconds)
     if out is not None:
-        _write_inversion(Path(out), result, ref, sr, batch)
+        _write_inversion(as_run_dir(out, "inversion"), result, ref, sr, batch)
     return result
 
 
@@ -593,7 +593,7 @@ def _peak_normalised(y) -> np.ndarray:
     return y if peak == 0 else (0.99 / peak) * y
 
 
-def _write_inversion(out: Path, result: Inversion, ref, sr: int, batch) -> None:
+def _write_inversion(out, result: Inversion, ref, sr: int, batch) -> None:
     from ..audio import save
 
     out.mkdir(parents=True, exist_ok=True)
@@ -602,9 +602,9 @@ def _write_inversion(out: Path, result: Inversion, ref, sr: int, batch) -> None:
     refs = None if ref is None else np.asarray(ref)
     for i, x in enumerate(xs):
         tag = f"_{i}" if batch else ""
-        save(out / f"reconstruction{tag}.wav", _peak_normalised(x), sr)
+        save(out / f"reconstruction{tag}.wav", _peak_normalised(x), sr, overwrite=True)
         if refs is not None:
-            save(out / f"original{tag}.wav", _peak_normalised(refs[i]), sr)
+            save(out / f"original{tag}.wav", _peak_normalised(refs[i]), sr, overwrite=True)
     shown = min(len(xs), 4)
     curves = {("" if not batch else f"signal {i}"): errs[i] for i in range(shown)}
     signals = {}
@@ -701,7 +701,7 @@ def _gm8_note(instrument: str, pitch: int, velocity: int, sr: int, n: int) -> np
 def run_inversion(out="runs/inversion", *, quick: bool = False, instrument: str = "violin",
                   pitch: int = 67, velocity: int = 100, sr: int = 16000, Q: int = 8,
                   steps: int | None = None, transforms: Sequence[str] | None = None, seed: int = 0,
-                  progress: bool = True, verbose: bool = True) -> dict:
+                  progress: bool = True, verbose: bool = True, force: bool = False) -> dict:
     """Reconstruct a built-in note from its time, joint and spiral scattering.
 
     The note (gm8, TimGM6mb; default a violin G4 at velocity 100) is cut to
@@ -752,7 +752,7 @@ def run_inversion(out="runs/inversion", *, quick: bool = False, instrument: str 
         cfg["transforms"] = tuple(transforms)
     pitch = check_int("pitch", pitch, min=0, max=127)
     say = print if verbose else (lambda *a, **k: None)
-    out = Path(out)
+    out = claim_dir(out, "experiment-inversion", force=force)
     n, J = cfg["n"], cfg["J"]
     x = _gm8_note(instrument, pitch, velocity, sr, n)
     say(f"note: gm8 {instrument}, MIDI {pitch}, velocity {velocity}, {n} samples at {sr} Hz")
@@ -761,7 +761,7 @@ def run_inversion(out="runs/inversion", *, quick: bool = False, instrument: str 
     from ..audio import save
 
     out.mkdir(parents=True, exist_ok=True)
-    save(out / "original.wav", _peak_normalised(x), sr)
+    save(out / "original.wav", _peak_normalised(x), sr, overwrite=True)
     for name in cfg["transforms"]:
         S = _make_transform(name, J=J, Q=Q, n=n)
         target = S(jnp.asarray(x))
@@ -778,7 +778,7 @@ def run_inversion(out="runs/inversion", *, quick: bool = False, instrument: str 
         }
         curves[name] = res.error
         signals[f"from {name}"] = y
-        save(out / f"reconstruction_{name}.wav", _peak_normalised(y), sr)
+        save(out / f"reconstruction_{name}.wav", _peak_normalised(y), sr, overwrite=True)
         say(f"{name:10s} {target.shape[0]:5d} paths: coefficient error {100 * res.error[-1]:.2f} %, "
             f"spectral convergence {sc:.3f} (noise start {start_sc:.3f}), "
             f"{cfg['steps'] / res.seconds:.1f} steps/s with compilation")

@@ -64,7 +64,7 @@ import jax
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import write_json
+from .._files import as_run_dir, claim_dir, write_json
 
 __all__ = ["Linearization", "linearization", "layer_activations", "linear_separability",
            "figure_linearization", "run_linearization", "CLASSES"]
@@ -313,9 +313,10 @@ def linearization(
                         separability_held_out=tuple(sep_out), held_out=held_out, mlp_error=errors,
                         history=result.history, model=model)
     if out is not None:
-        figure_linearization(res, y, Path(out) / "linearization.png", class_names=names)
+        out = as_run_dir(out, "experiment-linearization")
+        figure_linearization(res, y, out / "linearization.png", class_names=names)
         if three_d:
-            figure_linearization(res, y, Path(out) / "linearization_3d.png", class_names=names, three_d=True)
+            figure_linearization(res, y, out / "linearization_3d.png", class_names=names, three_d=True)
     return res
 
 
@@ -368,7 +369,7 @@ def figure_linearization(result: Linearization, labels, path, *, class_names=Non
 
 
 def run_linearization(out="runs/linearization", *, quick: bool = False, seed: int = 0,
-                      verbose: bool = True) -> dict:
+                      verbose: bool = True, force: bool = False) -> dict:
     """The seed's linearization claim on real features: gm8's piano, female singer and flute.
 
     Features: the time-averaged MFCC 1-3 (`jaxmusic.experiments.representations.note_features`,
@@ -397,7 +398,7 @@ def run_linearization(out="runs/linearization", *, quick: bool = False, seed: in
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    out = Path(out)
+    out = claim_dir(out, "experiment-linearization", force=force)
     ds = builtin_notes(both=not quick, say=say, sr=16000, duration=1.0, velocities=(75,), pitch_step=1, classes=CLASSES)
     F = note_features(ds, "mfcc", progress=False)[:, 1:4]
     steps = 1500 if quick else 3000

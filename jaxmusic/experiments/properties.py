@@ -112,7 +112,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import AudioError, JaxMusicError, ParameterError, check_choice, check_int, check_real
-from .._files import write_json
+from .._files import as_run_dir, claim_dir, write_json, write_text
 from .._pytree import pytree_dataclass, static_field
 from ..features import MFCC, MelSpectrogram
 from ..fourier import istft, stft
@@ -710,7 +710,7 @@ def representation_properties(
     if freqs is not None:
         result["sweep"] = {"frequencies": freqs, "warp": sweep_warp, "stability_warp": sweep_curves}
     if out is not None:
-        out = Path(out)
+        out = as_run_dir(out, "properties")
         files = {
             "json": str(write_json(out / "properties.json", result)),
             "table": str(_write_table(out / "properties.md", result)),
@@ -752,9 +752,7 @@ def _write_table(path: Path, result: dict) -> Path:
                   "|---|" + "---|" * len(sw["frequencies"])]
         for name, curve in sw["stability_warp"].items():
             lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in curve) + " |")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 _PANEL_TITLES = {
@@ -1021,7 +1019,7 @@ def transposition_distances(
         "n_references": int(len(refs)), "n_notes": int(n_notes), "sr": sr,
     }
     if out is not None:
-        out = Path(out)
+        out = as_run_dir(out, "transposition")
         result["files"] = {
             "json": str(write_json(out / f"transposition_{mode}.json", result)),
             "figure": str(_figure_transposition([result], out / f"transposition_{mode}.png",
@@ -1093,7 +1091,7 @@ def _gm8_notes(pairs, *, velocity: int = 75):
     return ds, np.array(index)
 
 
-def run_properties(out, *, quick: bool = False, seed: int = 0) -> dict:
+def run_properties(out, *, quick: bool = False, seed: int = 0, force: bool = False) -> dict:
     """`representation_properties` of `default_transforms` on built-in gm8 notes.
 
     Notes: `PROPERTY_NOTES` (12 notes of eight instruments; ``quick``: the 4 of
@@ -1116,6 +1114,7 @@ def run_properties(out, *, quick: bool = False, seed: int = 0) -> dict:
         As `representation_properties`, with ``notes``: the (class, key) of each note.
     """
     seed = check_int("seed", seed, min=0)
+    out = claim_dir(out, "experiment-properties", force=force)
     pairs = PROPERTY_NOTES_QUICK if quick else PROPERTY_NOTES
     ds, index = _gm8_notes(pairs)
     n = 2**14
@@ -1127,7 +1126,6 @@ def run_properties(out, *, quick: bool = False, seed: int = 0) -> dict:
         inverses=default_inverses(n, ds.sr), sweep=sweep, out=None)
     result["notes"] = [list(p) for p in pairs]
     result["config"]["Q"] = 4 if quick else 8
-    out = Path(out)
     title = (f"representation properties on {len(pairs)} gm8 notes (TimGM6mb, 2**14 samples at "
              f"{ds.sr} Hz); means over notes")
     result["files"] = {
@@ -1138,7 +1136,7 @@ def run_properties(out, *, quick: bool = False, seed: int = 0) -> dict:
     return result
 
 
-def run_transposition(out, *, quick: bool = False) -> dict:
+def run_transposition(out, *, quick: bool = False, force: bool = False) -> dict:
     """`transposition_distances` of MFCC and scattering features on gm8, real and resampled.
 
     gm8 at every semitone, velocity 75 (the eight instruments, 1 s at 16 kHz); the
@@ -1165,6 +1163,7 @@ def run_transposition(out, *, quick: bool = False) -> dict:
     from ..data.soundfont import gm8
     from .representations import make_representation
 
+    out = claim_dir(out, "experiment-transposition", force=force)
     ds = gm8(pitch_step=1, velocities=(75,))
     span = 6 if quick else 12
     steps = tuple(range(-span, span + 1))
@@ -1191,7 +1190,6 @@ def run_transposition(out, *, quick: bool = False) -> dict:
     resampled = transposition_distances(audio, reps, semitones=steps, sr=sub.sr, pitches=pitches,
                                         labels=labels, mode="resampled", references=refs,
                                         standardize=True)
-    out = Path(out)
     result = {
         "real": real, "resampled": resampled,
         "references_real": [(ds.classes[labels[i]], int(pitches[i])) for i in eligible],

@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from .._checks import ParameterError, check_choice, check_int
-from .._files import write_json
+from .._files import Interrupted, Legacy, as_run_dir, write_json, write_text
 
 __all__ = ["run_recognition", "NETWORKS", "SEED_RESULTS", "load_recognition_data", "make_folds",
            "format_table", "source_separability"]
@@ -193,6 +193,11 @@ def _validation_rows(labels, rows, *, fraction=0.15, seed=0):
 
 
 # ------------------------------------------------------------------ bookkeeping
+#: A run folder written before folder markers existed.
+_LEGACY = Legacy("run.json", names=("features", "parts", "confusion", "checkpoints", "curves", "results.json",
+                                    "results.md", "results.png", "diagnostics.json", "results.md.tmp"))
+
+
 def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
 
@@ -220,10 +225,13 @@ def _aggregate(parts: list, classes) -> dict:
     }
 
 
-def format_table(rows: list, *, title: str = "") -> str:
-    """``results.md``: our rows (error, spread, accuracy, per fold) and the seed's numbers, labelled."""
-    lines = [f"# {title}" if title else "# Instrument recognition", "",
-             "Error = 1 - mean per-class recall (%, the ISMIR 2016 metric), mean over folds and seeds.", "",
+def format_table(rows: list, *, title: str = "", partial: str | None = None) -> str:
+    """``results.md``: our rows (error, spread, accuracy, per fold) and the seed's numbers, labelled;
+    ``partial`` (what is missing) marks an unfinished run at the top."""
+    lines = [f"# {title}" if title else "# Instrument recognition", ""]
+    if partial:
+        lines += [f"**PARTIAL RESULTS: {partial}. Rerun the same command to complete the table.**", ""]
+    lines += ["Error = 1 - mean per-class recall (%, the ISMIR 2016 metric), mean over folds and seeds.", "",
              "| features | model | error (%) | ± seeds | accuracy (%) | per fold | seconds |",
              "|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: r["error"]):
@@ -261,7 +269,7 @@ def _fit_network(model, X, y, tr, te, *, seed, grid, ckpt, curves, progress, des
             eval_every=grid["eval_every"], patience=grid["patience"], seed=seed, batch_size=batch_size,
             checkpoint_dir=ckpt, out=curves, progress=progress, desc=desc)
     e = evaluate(model, X[te], y[te], batch_size=batch_size)
-    e.update(seconds=time.perf_counter() - t0, steps=r.steps, best_step=r.best_step)
+    e.update(seconds=time.perf_counter() - t0, steps=r.steps, best_step=r.best_step, steps_run=r.steps_run)
     return e
 
 
@@ -357,13 +365,18 @@ def run_recognition(
     steps: int | None = None,
     progress: bool = True,
     verbose: bool = True,
+    force: bool = False,
 ) -> dict:
     """Run the instrument-recognition comparison and write its table.
 
     Parameters
     ----------
     out : str or path-like
-        Output folder; rerunning with the same folder resumes.
+        Output folder; rerunning with the same folder resumes (and says how much
+        was done). It is jaxmusic's (marker ``.jaxmusic.json``): an existing folder
+        jaxmusic did not write is refused unless ``force``. Until every pipeline
+        has run, ``results.md`` says at its top that it is partial and
+        ``results.json`` has ``complete: false``.
     data, train, test, nsynth, families, duration, skip_bad_files
         Where the notes come from (see `load_recognition_data`).
     split : {"source", "pitch", "random"}
@@ -386,6 +399,8 @@ def run_recognition(
         stopping on a validation split of the training notes usually ends sooner.
     progress, verbose : bool
         Progress bars; printed lines.
+    force : bool
+        Write into an existing folder that jaxmusic did not write.
 
     Returns
     -------
@@ -398,7 +413,6 @@ def run_recognition(
 
     say = print if verbose else (lambda *a, **k: None)
     t_start = time.perf_counter()
-    out = Path(out)
     grid = dict(QUICK if quick else FULL)
     if steps is not None:
         grid["steps"] = check_int("steps", steps, min=1)
@@ -416,6 +430,10 @@ def run_recognition(
         check_choice("models", m, tuple(NETWORKS))
     if not (features and classifiers) and not models:
         raise ParameterError("nothing to run: no features x classifiers and no networks")
+    inputs = [d for d in ([] if isinstance(data, str) and data.split(":")[0] == "gm8" else
+                          [data] if isinstance(data, (str, Path)) else list(data or []))]
+    inputs += list(train or []) + list(test or []) + ([nsynth] if nsynth is not None else [])
+    out = as_run_dir(out, "recognition", force=force, legacy=_LEGACY, inputs=inputs)
 
     ds, test_sources = load_recognition_data(data=data, train=train, test=test, nsynth=nsynth, families=families,
                                              sr=sr, duration=duration, skip_bad_files=skip_bad_files, quick=quick)
@@ -434,7 +452,6 @@ def run_recognition(
                   nsynth=None if nsynth is None else str(nsynth), split=split, seeds=seeds, quick=quick, sr=sr,
                   n_notes=len(ds), steps=grid["steps"], batch_size=batch_size)
     config = json.loads(json.dumps(config, default=str))
-    out.mkdir(parents=True, exist_ok=True)
     # a finished part is reused only when the data and the protocol are the same
     from ..extract import fingerprint_dataset
 
@@ -447,8 +464,10 @@ def run_recognition(
     if run_file.is_file():
         previous = json.loads(run_file.read_text())
         if previous != fingerprint:
-            raise ParameterError(f"{out} holds a recognition run on other data or another protocol "
-                                 f"({previous} vs {fingerprint}); use another --out or delete it")
+            differ = ", ".join(f"{k}: {previous.get(k)!r} there, {v!r} now" for k, v in fingerprint.items()
+                               if previous.get(k) != v)
+            raise ParameterError(f"{out} holds a recognition run on other data or another protocol ({differ}); "
+                                 "use another --out")
     else:
         write_json(run_file, fingerprint)
 
@@ -476,46 +495,71 @@ def run_recognition(
     explicit = split == "source" or test_sources is not None
     jobs = ([(fold, seed) for fold in folds for seed in range(seeds)] if explicit
             else [(fold, k) for k, fold in enumerate(folds)])
-    for feat, model in pipelines:
-        parts = []
-        for (fold, tr, te), seed in jobs:
-            key = _slug(f"{feat}__{model}__{fold}__{seed}")
-            part_file = out / "parts" / f"{key}.json"
-            if part_file.is_file():
-                parts.append(json.loads(part_file.read_text()))
-                continue
-            X = features_of(feat)
-            if model in NETWORKS:
-                r = _run_network(X, y, tr, te, model=model, n_classes=n_classes, seed=seed, grid=grid,
-                                 out=out, key=key, progress=progress, batch_size=batch_size)
-            elif model == "mlp":
-                r = _run_mlp(X, y, tr, te, n_classes=n_classes, seed=seed, grid=grid, out=out, key=key,
-                             progress=progress, batch_size=batch_size)
-            else:
-                r = _run_classical(X, y, tr, te, classifier=model, n_classes=n_classes, seed=seed, folds_cv=5)
-            r = {k: v for k, v in r.items() if k in ("error", "accuracy", "per_class_recall", "confusion",
-                                                     "seconds", "cv_error_mean", "steps", "best_step")}
-            r.update(fold=fold, seed=seed, features=feat, model=model)
-            write_json(part_file, r)
-            parts.append(r)
-            say(f"  {feat:>10} {model:<24} {fold:<18} seed {seed}: error {r['error']:5.1f} %  "
-                f"({r['seconds']:.1f} s)")
-        row = dict(features=feat, model=model, **_aggregate(parts, ds.classes))
-        rows.append(row)
-        _figure_confusion(row, ds.classes, out / "confusion" / f"{_slug(feat + '-' + model)}.png")
-        _write_results(out, rows, ds, sources, folds, config, timings, {})
-    diagnostics = {}
-    if len(sources) > 1:  # how much each representation says about the collection, not the instrument
-        diag_file = out / "diagnostics.json"
-        diagnostics = json.loads(diag_file.read_text()) if diag_file.is_file() else {}
-        for feat in dict.fromkeys(f for f, _ in pipelines):
-            if feat not in diagnostics:
+    part_files = {(feat, model, fold, seed): out / "parts" / f"{_slug(f'{feat}__{model}__{fold}__{seed}')}.json"
+                  for feat, model in pipelines for (fold, _, _), seed in jobs}
+    total, done = len(part_files), sum(p.is_file() for p in part_files.values())
+    previous = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
+    if done == total and previous.get("complete"):
+        say(f"already complete: {total} of {total} pipeline runs in {out}")
+    elif done:
+        say(f"resuming: {done} of {total} pipeline runs already done in {out}")
+
+    def partial_note():
+        missing = total - sum(p.is_file() for p in part_files.values())
+        return None if not missing else f"{total - missing} of {total} pipeline runs done, {missing} missing"
+
+    try:
+        for feat, model in pipelines:
+            parts = []
+            for (fold, tr, te), seed in jobs:
+                key = _slug(f"{feat}__{model}__{fold}__{seed}")
+                part_file = part_files[feat, model, fold, seed]
+                if part_file.is_file():
+                    parts.append(json.loads(part_file.read_text()))
+                    continue
+                X = features_of(feat)
+                if model in NETWORKS:
+                    r = _run_network(X, y, tr, te, model=model, n_classes=n_classes, seed=seed, grid=grid,
+                                     out=out, key=key, progress=progress, batch_size=batch_size)
+                elif model == "mlp":
+                    r = _run_mlp(X, y, tr, te, n_classes=n_classes, seed=seed, grid=grid, out=out, key=key,
+                                 progress=progress, batch_size=batch_size)
+                else:
+                    r = _run_classical(X, y, tr, te, classifier=model, n_classes=n_classes, seed=seed, folds_cv=5)
+                r = {k: v for k, v in r.items() if k in ("error", "accuracy", "per_class_recall", "confusion",
+                                                         "seconds", "cv_error_mean", "steps", "best_step",
+                                                         "steps_run")}
+                r.update(fold=fold, seed=seed, features=feat, model=model)
+                write_json(part_file, r)
+                parts.append(r)
+                say(f"  {feat:>10} {model:<24} {fold:<18} seed {seed}: error {r['error']:5.1f} %  "
+                    f"({r['seconds']:.1f} s)")
+            row = dict(features=feat, model=model, **_aggregate(parts, ds.classes))
+            rows.append(row)
+            _figure_confusion(row, ds.classes, out / "confusion" / f"{_slug(feat + '-' + model)}.png")
+            _write_results(out, rows, ds, sources, folds, config, timings, {}, partial=partial_note() or "the source diagnostics are missing")
+        diagnostics = {}
+        if len(sources) > 1:  # how much each representation says about the collection, not the instrument
+            diag_file = out / "diagnostics.json"
+            diagnostics = json.loads(diag_file.read_text()) if diag_file.is_file() else {}
+            missing = [f for f in dict.fromkeys(f for f, _ in pipelines) if f not in diagnostics]
+            if missing:
+                say(f"source identifiability: a logistic regression telling the sources apart, for {', '.join(missing)}")
+            for feat in missing:
+                t0 = time.perf_counter()
                 diagnostics[feat] = {"source_error": source_separability(features_of(feat), ds.source)}
                 write_json(diag_file, diagnostics)
-        say("source identifiability (error of a logistic regression telling the sources apart; chance "
-            f"{100 * (1 - 1 / len(sources)):.0f} %): "
-            + ", ".join(f"{k} {v['source_error']:.1f} %" for k, v in diagnostics.items()))
-    result = _write_results(out, rows, ds, sources, folds, config, timings, diagnostics)
+                say(f"  {feat:>10}: {diagnostics[feat]['source_error']:.1f} % ({time.perf_counter() - t0:.1f} s)")
+            say("source identifiability (error of a logistic regression telling the sources apart; chance "
+                f"{100 * (1 - 1 / len(sources)):.0f} %): "
+                + ", ".join(f"{k} {v['source_error']:.1f} %" for k, v in diagnostics.items()))
+    except KeyboardInterrupt as err:
+        note = partial_note() or "every pipeline run done, the source diagnostics missing"
+        _write_results(out, rows, ds, sources, folds, config, timings, {}, partial=note)
+        detail = f" (in it: {err})" if isinstance(err, Interrupted) else ""
+        raise Interrupted(f"recognition: interrupted{detail}; {note}, kept in {out} (results.md is marked "
+                          "partial); rerun the same command to resume") from err
+    result = _write_results(out, rows, ds, sources, folds, config, timings, diagnostics, partial=None)
     from ..plot import figure_recognition
 
     figure_recognition(rows, out / "results.png", title=f"{', '.join(sources)}; split {split}",
@@ -528,14 +572,14 @@ def run_recognition(
     return result
 
 
-def _write_results(out, rows, ds, sources, folds, config, timings, diagnostics):
-    result = {"rows": rows, "classes": list(ds.classes), "sources": sources,
-              "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds], "config": config,
-              "features": timings, "diagnostics": diagnostics}
+def _write_results(out, rows, ds, sources, folds, config, timings, diagnostics, *, partial=None):
+    """``results.json`` and ``results.md``; ``partial`` (what is missing) marks an unfinished run."""
+    result = {"complete": partial is None, "partial": partial, "rows": rows, "classes": list(ds.classes),
+              "sources": sources, "folds": [{"name": f, "train": len(tr), "test": len(te)} for f, tr, te in folds],
+              "config": config, "features": timings, "diagnostics": diagnostics}
     write_json(out / "results.json", result)
-    (out / "results.md.tmp").write_text(format_table(rows, title="Instrument recognition (" + ", ".join(sources)
-                                                                  + f"; split {config['split']})"))
-    (out / "results.md.tmp").replace(out / "results.md")
+    write_text(out / "results.md", format_table(rows, title="Instrument recognition (" + ", ".join(sources)
+                                                + f"; split {config['split']})", partial=partial))
     return result
 
 

@@ -77,7 +77,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_choice, check_int, check_real
-from .._files import write_json
+from .._files import as_run_dir, claim_dir, write_json
 from .inversion import _peak_normalised, _spectrogram_panels, adam_stage, optimize
 
 __all__ = ["style_transfer", "StyleTransfer", "run_style", "REPRESENTATIONS_STYLE", "STYLE_WEIGHTS"]
@@ -392,10 +392,9 @@ def style_transfer(key, content, style, *, representation: str = "scattering", s
     if out is not None:
         from ..audio import save
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        out = as_run_dir(out, "style-transfer")
         for name, y in (("content", c), ("style", s), ("result", result.audio)):
-            save(out / f"{name}.wav", _peak_normalised(y), sr)
+            save(out / f"{name}.wav", _peak_normalised(y), sr, overwrite=True)
         _figure_style({"content": np.asarray(c), "style": np.asarray(s),
                        f"result ({representation})": np.asarray(result.audio)},
                       {representation: result}, sr, out / "style_transfer.png",
@@ -488,7 +487,7 @@ def timbre_metrics(result, content, style, *, sr: int = 16000) -> dict:
 
 
 def run_style(out="runs/style", *, quick: bool = False, sr: int = 16000, steps: int | None = None,
-              representations=None, seed: int = 0, progress: bool = True, verbose: bool = True) -> dict:
+              representations=None, seed: int = 0, progress: bool = True, verbose: bool = True, force: bool = False) -> dict:
     """Style transfer between two built-in melodies with every representation.
 
     Content: a clarinet playing D4 F4 A4 G4; style: a violin playing G4 B4 D5
@@ -531,11 +530,10 @@ def run_style(out="runs/style", *, quick: bool = False, sr: int = 16000, steps: 
             check_choice("representations", r, REPRESENTATIONS_STYLE)
         cfg["representations"] = tuple(representations)
     say = print if verbose else (lambda *a, **k: None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_dir(out, "experiment-style", force=force)
     c = _melody(*CONTENT_NOTES, cfg["note_s"], sr)
     s = _melody(*STYLE_NOTES, cfg["note_s"], sr)
-    save(out / "content.wav", _peak_normalised(c), sr)
+    save(out / "content.wav", _peak_normalised(c), sr, overwrite=True)
     save(out / "style.wav", _peak_normalised(s), sr)
     say(f"content: gm8 {CONTENT_NOTES[0]} {list(CONTENT_NOTES[1])}; style: gm8 {STYLE_NOTES[0]} "
         f"{list(STYLE_NOTES[1])}; {len(c) / sr:.2f} s each at {sr} Hz")
@@ -545,7 +543,7 @@ def run_style(out="runs/style", *, quick: bool = False, sr: int = 16000, steps: 
         r = style_transfer(key, jnp.asarray(c), jnp.asarray(s), representation=rep, steps=cfg["steps"],
                            J=cfg["J"], sr=sr, progress=progress)
         y = np.asarray(r.audio)
-        save(out / f"result_{rep}.wav", _peak_normalised(y), sr)
+        save(out / f"result_{rep}.wav", _peak_normalised(y), sr, overwrite=True)
         runs[rep], signals[f"result: {rep}"] = r, y
         results[rep] = {
             "loss_start": float(r.loss[0]), "loss": float(r.loss[-1]),

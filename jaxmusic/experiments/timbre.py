@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from .._checks import ParameterError
-from .._files import write_json
+from .._files import claim_dir, write_json, write_text
 
 __all__ = ["run_timbre_transfer", "TIMBRE_QUICK", "TIMBRE_FULL"]
 
@@ -61,7 +61,7 @@ def _train(notes, cls, folder, *, steps, ablation, seed, progress):
 def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str] | None = None,
                         input_classes: Sequence[str] | None = None, n_files: int | None = None,
                         n_notes: int | None = None, steps: int | None = None, ablation: bool = True,
-                        seed: int = 0, progress: bool = True) -> dict:
+                        seed: int = 0, progress: bool = True, force: bool = False) -> dict:
     """Train, transfer and evaluate, on the built-in notes; write figures and tables.
 
     Parameters
@@ -111,8 +111,7 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     inputs = [c for c in GM8_CLASSES if c not in classes] if input_classes is None else list(input_classes)
     if not inputs or any(c not in GM8_CLASSES for c in inputs):
         raise ParameterError(f"input_classes must be gm8 classes ({', '.join(GM8_CLASSES)}), got {inputs}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_dir(out, "experiment-timbre", force=force)
     main_cls = classes[0]
 
     # training data: every note of each class (the seed's "entire instrument class"), every semitone
@@ -178,7 +177,7 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
     result = {"reconstruction": recon, "pitch_test": pitch, "bandwidth": band, "settings": settings,
               "seconds": time.perf_counter() - t0}
     write_json(out / "results.json", result)
-    (out / "results.md").write_text(format_results(result))
+    write_text(out / "results.md", format_results(result))
     return result
 
 

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from .._checks import ParameterError
-from .._files import write_json
+from .._files import claim_dir, write_json, write_text
 
 __all__ = ["run_translation", "TRANSLATION_QUICK", "TRANSLATION_FULL"]
 
@@ -74,7 +74,7 @@ def _figure_training(histories: dict, path, *, chance: float):
 
 def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None = None, steps: int | None = None,
                     n_files: int | None = None, n_notes: int | None = None, preset: str = "tiny", config=None,
-                    seed: int = 0, progress: bool = True) -> dict:
+                    seed: int = 0, progress: bool = True, force: bool = False) -> dict:
     """Train a WaveNet autoencoder and a translator on gm8 classes; reconstruct, translate, morph, evaluate.
 
     Parameters
@@ -116,8 +116,7 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
         raise ParameterError(f"domains must be two or more distinct gm8 classes ({', '.join(GM8_CLASSES)}), got {doms}")
     cfg = config if config is not None else wavenet_config(preset)
     sr = cfg.sr
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_dir(out, "experiment-translation", force=force)
     train_steps = sizes["steps"]
     eval_every = 50 if train_steps >= 200 else 10  # fixed, so that a rerun with more steps resumes
 
@@ -197,9 +196,9 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
 
     (out / "audio").mkdir(exist_ok=True)
     for (name, d), z in outputs.items():
-        save(out / "audio" / f"{name}-{d.replace(' ', '-')}.wav", fit_peak(z, name=name), sr)
+        save(out / "audio" / f"{name}-{d.replace(' ', '-')}.wav", fit_peak(z, name=name), sr, overwrite=True)
     for k, z in morphs.items():
-        save(out / "audio" / f"morph-{k.split()[-1]}.wav", fit_peak(z, name="morph"), sr)
+        save(out / "audio" / f"morph-{k.split()[-1]}.wav", fit_peak(z, name="morph"), sr, overwrite=True)
 
     results = {
         "training": {"autoencoder": {k: ae.info.get(k) for k in ("steps_taken", "train_loss", "val_loss", "seconds")},
@@ -221,5 +220,5 @@ def run_translation(out, *, quick: bool = False, domains: Sequence[str] | None =
     lines += [f"| {k} | {v['spectral_convergence']:.3f} | {v['log_spectral_distance_db']:.2f} |" for k, v in recon.items()]
     lines += ["", "| pitch test | notes lost |", "|---|---|"]
     lines += [f"| {k} | {100 * v['lost_share']:.1f} % of {v['n_notes']} |" for k, v in lost.items()]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "results.md", "\n".join(lines) + "\n")
     return results

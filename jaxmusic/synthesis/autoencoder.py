@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import write_json
+from .._files import Legacy, as_run_dir, write_json
 from ..fourier import istft, stft
 from ._common import prepare, repeat_to, training_signals
 
@@ -47,6 +47,9 @@ __all__ = ["AutoencoderConfig", "TimbreAutoencoder", "train_autoencoder", "trans
 
 _FLOOR = 1e-4   # frame-energy floor, relative to the loudest frame
 _CONFIG = "autoencoder.json"
+#: A model folder written before folder markers existed.
+_LEGACY = Legacy(_CONFIG, names=("model", "checkpoints", "metrics.json", "curves.png", "reconstruction.wav",
+                                 "reconstruction.png"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,6 +310,7 @@ def train_autoencoder(
     out=None,
     mesh=None,
     progress: bool = True,
+    force: bool = False,
 ) -> TimbreAutoencoder:
     """Train the STFT autoencoder on one sound or a whole class, with `jaxmusic.train.minimize`.
 
@@ -335,7 +339,12 @@ def train_autoencoder(
         Folder for the model: ``autoencoder.json`` (config and training info),
         ``model/`` (parameters, Orbax), ``checkpoints/`` (resumable training:
         a rerun with the same folder continues an interrupted run; a different
-        config is refused), ``metrics.json`` and ``curves.png``.
+        config is refused), ``metrics.json`` and ``curves.png``. The folder is
+        jaxmusic's (marker ``.jaxmusic.json``): an existing folder jaxmusic did not
+        write is refused.
+    force : bool
+        Train into an existing folder that jaxmusic did not write (only the
+        names above are written there; nothing else is touched).
 
     Returns
     -------
@@ -358,17 +367,14 @@ def train_autoencoder(
     order = np.random.default_rng([seed, 7]).permutation(len(x))
     n_val = int(round(val_fraction * len(x))) if len(x) > 1 else 0
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    out = Path(out) if out is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        cfg_file = out / _CONFIG
-        if cfg_file.is_file():
-            saved = AutoencoderConfig.from_json(json.loads(cfg_file.read_text())["config"])
-            if saved != cfg:
-                diff = [f"{f.name}={getattr(saved, f.name)!r} there, {getattr(cfg, f.name)!r} here"
-                        for f in dataclasses.fields(cfg) if getattr(saved, f.name) != getattr(cfg, f.name)]
-                raise train.CheckpointError(f"{out} holds an autoencoder with another configuration "
-                                            f"({'; '.join(diff)}): use another folder, or delete it to start over")
+    out = as_run_dir(out, "autoencoder", force=force, legacy=_LEGACY)
+    if out is not None and out.owns(_CONFIG) and (out.path / _CONFIG).is_file():
+        saved = AutoencoderConfig.from_json(json.loads((out.path / _CONFIG).read_text())["config"])
+        if saved != cfg:
+            diff = [f"{f.name}={getattr(saved, f.name)!r} there, {getattr(cfg, f.name)!r} here"
+                    for f in dataclasses.fields(cfg) if getattr(saved, f.name) != getattr(cfg, f.name)]
+            raise train.CheckpointError(f"{out} holds an autoencoder with another configuration "
+                                        f"({'; '.join(diff)}): use another folder")
     model = STFTAutoencoder(n_bins=cfg.n_bins, context=cfg.context, encoder=cfg.encoder, latent=cfg.latent,
                             lstm=cfg.lstm, decoder=cfg.decoder, rngs=nnx.Rngs(seed))
     info = {"files": [n for n in names if n is not None], "arrays": sum(n is None for n in names), "sequences": int(len(x)), "frames": int(sum(1 + len(y) // cfg.hop_length for y in signals)),
@@ -376,10 +382,7 @@ def train_autoencoder(
             "learning_rate": float(learning_rate), "seed": int(seed)}
     if out is not None:
         # the folder's model is superseded from here on: never left beside a config it does not match
-        if (out / "model").exists():
-            import shutil
-
-            shutil.rmtree(out / "model")
+        out.remove("model") if out.owns("model") else None
         write_json(out / _CONFIG, {"config": cfg.to_json(), "info": dict(info, complete=False)})
     if patience is not None and not n_val:
         raise ParameterError("patience (early stopping) needs validation sequences: use val_fraction > 0 "
@@ -392,30 +395,32 @@ def train_autoencoder(
         progress=progress, desc="autoencoder")
     last = result.history[-1] if result.history else {}
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step, train_loss=last.get("train_loss"),
-                val_loss=last.get("val_loss"), seconds=result.seconds, resumed_from=result.resumed_from)
+                val_loss=last.get("val_loss"), seconds=result.seconds, resumed_from=result.resumed_from,
+                steps_run=result.steps_run)
     ae = TimbreAutoencoder(model=model, config=cfg, info=info)
     if out is not None:
         save_autoencoder(ae, out)
     return ae
 
 
-def save_autoencoder(ae: TimbreAutoencoder, folder) -> Path:
-    """Write ``folder/autoencoder.json`` and the parameters to ``folder/model`` (Orbax; no pickle)."""
+def save_autoencoder(ae: TimbreAutoencoder, folder, *, force: bool = False) -> Path:
+    """Write ``folder/autoencoder.json`` and the parameters to ``folder/model`` (Orbax; no pickle).
+
+    The folder is jaxmusic's (see `train_autoencoder`; ``force`` as there); a model
+    saved there before is replaced once the new one is written whole."""
     import orbax.checkpoint as ocp
     from flax import nnx
 
     ae = _check_ae(ae)
-    folder = Path(folder).absolute()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "model"
-    if target.exists():
-        import shutil
+    run = as_run_dir(folder, "autoencoder", force=force, legacy=_LEGACY)
 
-        shutil.rmtree(target)
-    with ocp.StandardCheckpointer() as ck:
-        ck.save(target, nnx.state(ae.model, nnx.Param))
-    write_json(folder / _CONFIG, {"config": ae.config.to_json(), "info": ae.info})
-    return folder
+    def write(target):
+        with ocp.StandardCheckpointer() as ck:
+            ck.save(target.absolute(), nnx.state(ae.model, nnx.Param))
+
+    run.replace("model", write)
+    write_json(run / _CONFIG, {"config": ae.config.to_json(), "info": ae.info})
+    return run.path
 
 
 def load_autoencoder(folder, *, sr: int | None = None, n_fft: int | None = None) -> TimbreAutoencoder:

@@ -191,12 +191,10 @@ def reconstruction(reference, estimate, *, sr: int, n_fft: int = 2048, hop_lengt
         "sr": sr, "n_fft": int(n_fft), "hop_length": int(hop_length), "floor_db": float(floor_db),
     }
     if out is not None:
-        from pathlib import Path
-
-        from .._files import write_json
+        from .._files import as_run_dir, write_json
         from ..plot import figure_spectrograms
 
-        out = Path(out)
+        out = as_run_dir(out, "reconstruction")
         sc, lsd = result["spectral_convergence"], result["log_spectral_distance_db"]
         figure_spectrograms({"reference": ref, "estimate": est}, sr, out / "reconstruction.png",
                             title=(title + "  " if title else "") + f"SC {sc:.3f}, LSD {lsd:.2f} dB",
@@ -751,12 +749,10 @@ def pitch_test(method: Callable[[np.ndarray, int], Any], notes: Sequence[Mapping
         q["record"] = q["file"]
         q["file"] = int(notes[q["record"]]["file"])
     if out is not None:
-        from pathlib import Path
-
-        from .._files import write_json
+        from .._files import as_run_dir, write_json
         from ..plot import figure_pitch_test
 
-        out = Path(out)
+        out = as_run_dir(out, "pitch-test")
         write_json(out / "pitch_test.json", result)
         figure_pitch_test(result, out / "pitch_test.png", title=title or f"pitch test: {name}")
     return result

@@ -51,7 +51,7 @@ def _targets(targets) -> list:
 
 #: options of `train_autoencoder` that `hybridize` passes on when it trains one
 _AE_TRAIN = ("n_fft", "hop_length", "context", "lstm", "log", "encoder", "latent", "decoder", "seq_len",
-             "steps", "batch_size", "learning_rate", "val_fraction", "patience", "seed", "out", "progress")
+             "steps", "batch_size", "learning_rate", "val_fraction", "patience", "seed", "out", "progress", "force")
 
 
 def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | None = None,
@@ -122,18 +122,35 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | 
     tgt = [prepare(t, name=f"target {i}" if len(targets) > 1 else "target", sr=sr, orig_sr=target_sr)
            for i, t in enumerate(targets)]
     if method == "envelope":
-        from .envelope import envelope_hybrid
-
-        out = envelope_hybrid(src, np.concatenate(tgt), sr=sr, **options)
+        from .envelope import envelope_hybrid as fn
     elif method == "mosaic":
-        from .mosaic import mosaic
-
-        out = mosaic(src, tgt, sr=sr, **options)
+        from .mosaic import mosaic as fn
     else:
-        from .sinusoidal import sinusoidal_morph
-
-        out = sinusoidal_morph(src, tgt[0], alpha, sr=sr, **options)
+        from .sinusoidal import sinusoidal_morph as fn
+    _check_options(method, fn, options)
+    if method == "envelope":
+        out = fn(src, np.concatenate(tgt), sr=sr, **options)
+    elif method == "mosaic":
+        out = fn(src, tgt, sr=sr, **options)
+    else:
+        out = fn(src, tgt[0], alpha, sr=sr, **options)
     return np.asarray(out, np.float32), sr
+
+
+def _check_options(method: str, fn, options: dict) -> None:
+    """Refuse options the method does not take, naming those it does."""
+    import inspect
+
+    taken = [name for name, p in inspect.signature(fn).parameters.items()
+             if p.kind == p.KEYWORD_ONLY and name not in ("sr", "return_indices")]
+    unknown = sorted(set(options) - set(taken))
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, taken, n=1)) else repr(u)
+                 for u in unknown]
+        raise ParameterError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)} for method "
+                             f"{method!r}; its options are {', '.join(taken)}")
 
 
 def _wavenet(source, targets, *, sr, source_sr, target_sr, model, alpha, to=None, seed=0, temperature=1.0,

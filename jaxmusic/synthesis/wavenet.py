@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import write_json
+from .._files import Legacy, as_run_dir, write_json
 from ._common import prepare, training_signals
 
 __all__ = [
@@ -151,14 +151,25 @@ def _split(n: int, val_fraction: float, seed: int):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+#: A model folder written before folder markers existed.
+_LEGACY = Legacy(_CONFIG,
+                 names=("model", "checkpoints", "metrics.json", "curves.png", "reconstruction.wav",
+                        "reconstruction.png", "translation.wav", "translation.png"))
+
+
+def _claim(out, kind: str, force: bool):
+    """The model folder (a `jaxmusic._files.RunDir` of kind ``wavenet-autoencoder`` or
+    ``wavenet-translator``), or None."""
+    return as_run_dir(out, f"wavenet-{kind}", force=force, legacy=_LEGACY)
+
+
 def _check_folder(out, kind: str, cfg, extra: dict):
     """A model folder being trained into must hold the same kind and configuration (or nothing)."""
     from .. import train
     from ..models.wavenet import WaveNetConfig
 
-    out.mkdir(parents=True, exist_ok=True)
-    f = out / _CONFIG
-    if not f.is_file():
+    f = out.path / _CONFIG
+    if not out.owns(_CONFIG) or not f.is_file():
         return
     saved = json.loads(f.read_text())
     diff = []
@@ -171,16 +182,14 @@ def _check_folder(out, kind: str, cfg, extra: dict):
         diff += [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in extra.items() if saved.get(k) != v]
     if diff:
         raise train.CheckpointError(f"{out} holds a WaveNet model of another configuration ({'; '.join(diff)}): "
-                                    "use another folder, or delete it to start over")
+                                    "use another folder")
 
 
 def _begin(out, kind, cfg, extra, info):
     if out is None:
         return
-    if (out / "model").exists():  # superseded from here on: never left beside a config it does not match
-        import shutil
-
-        shutil.rmtree(out / "model")
+    if out.owns("model"):  # superseded from here on: never left beside a config it does not match
+        out.remove("model")
     write_json(out / _CONFIG, {"kind": kind, "config": cfg.to_json(), **extra, "info": dict(info, complete=False)})
 
 
@@ -218,6 +227,7 @@ def train_wavenet(
     out=None,
     mesh=None,
     progress: bool = True,
+    force: bool = False,
 ) -> WaveNetModel:
     """Train a WaveNet autoencoder (NSynth) on audio, with `jaxmusic.train.minimize`.
 
@@ -237,6 +247,11 @@ def train_wavenet(
     out : path, optional
         Model folder: ``wavenet.json``, ``model/``, ``checkpoints/`` (a rerun
         resumes; another configuration is refused), ``metrics.json``, ``curves.png``.
+        The folder is jaxmusic's (marker ``.jaxmusic.json``): an existing folder
+        jaxmusic did not write is refused unless ``force``.
+    force : bool
+        Train into an existing folder that jaxmusic did not write (only the names
+        above are written there; nothing else is touched).
 
     Returns
     -------
@@ -256,7 +271,7 @@ def train_wavenet(
     tr, va = _split(len(x), val_fraction, seed)
     if patience is not None and not len(va):
         raise ParameterError("patience (early stopping) needs validation crops: use val_fraction > 0")
-    out = Path(out) if out is not None else None
+    out = _claim(out, "autoencoder", force)
     if out is not None:
         _check_folder(out, "autoencoder", cfg, {"crop": crop})
     info = {"crops": int(len(x)), "validation_crops": int(len(va)), "crop": crop, "steps": int(steps),
@@ -275,7 +290,7 @@ def train_wavenet(
     last = result.history[-1] if result.history else {}
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step,
                 train_loss=last.get("train_loss"), val_loss=last.get("val_loss"), seconds=result.seconds,
-                resumed_from=result.resumed_from)
+                resumed_from=result.resumed_from, steps_run=result.steps_run)
     wm = WaveNetModel(model=model, kind="autoencoder", info=info)
     if out is not None:
         save_wavenet(wm, out, crop=crop)
@@ -423,6 +438,7 @@ def train_translator(
     out=None,
     mesh=None,
     progress: bool = True,
+    force: bool = False,
 ) -> WaveNetModel:
     """Train a universal music translator (Mor et al., 2019) on two or more domains.
 
@@ -433,7 +449,7 @@ def train_translator(
     names : sequence of str, optional
         Domain names (default: the mapping's keys, or ``"domain 0"``, ...).
     preset, config, crop, steps, batch_size, learning_rate, val_fraction, patience, eval_every,
-    seed, out, mesh, progress
+    seed, out, mesh, progress, force
         As in `train_wavenet`; a step takes ``batch_size`` crops of one domain.
     lambda_ : float
         Weight of the domain-confusion term (the paper's 1e-2).
@@ -474,7 +490,7 @@ def train_translator(
     if patience is not None and not n_val:
         raise ParameterError("patience (early stopping) needs validation crops: use val_fraction > 0")
     extra = {"crop": crop, "domains": names, "classifier_width": int(classifier_width)}
-    out = Path(out) if out is not None else None
+    out = _claim(out, "translator", force)
     if out is not None:
         _check_folder(out, "translator", cfg, extra)
     info = {"crops": {n: int(len(a) + len(b)) for n, a, b in zip(names, xs, vx)}, "validation_crops": int(n_val),
@@ -526,7 +542,7 @@ def train_translator(
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step,
                 train_loss=last.get("train_loss"), val_loss=last.get("val_loss"),
                 val_domain_accuracy=last.get("val_domain_accuracy"), seconds=result.seconds,
-                resumed_from=result.resumed_from)
+                resumed_from=result.resumed_from, steps_run=result.steps_run)
     wm = WaveNetModel(model=model, kind="translator", domains=names, info=info)
     if out is not None:
         save_wavenet(wm, out, crop=crop)
@@ -627,28 +643,30 @@ def morph(model, a, b, *, alpha: float = 0.5, domain=None, sr: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------- files
-def save_wavenet(wm: WaveNetModel, folder, *, crop: int | None = None) -> Path:
-    """Write ``folder/wavenet.json`` and the parameters to ``folder/model`` (Orbax; no pickle)."""
+def save_wavenet(wm: WaveNetModel, folder, *, crop: int | None = None, force: bool = False) -> Path:
+    """Write ``folder/wavenet.json`` and the parameters to ``folder/model`` (Orbax; no pickle).
+
+    The folder is jaxmusic's (marker ``.jaxmusic.json``, kind ``wavenet-autoencoder``
+    or ``wavenet-translator``): an existing folder jaxmusic did not write is refused
+    unless ``force``; a model saved there before is replaced once the new one is whole."""
     import orbax.checkpoint as ocp
     from flax import nnx
 
     wm = _check_model(wm)
-    folder = Path(folder).absolute()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "model"
-    if target.exists():
-        import shutil
+    run = _claim(folder, wm.kind, force)
 
-        shutil.rmtree(target)
-    with ocp.StandardCheckpointer() as ck:
-        ck.save(target, nnx.state(wm.model, nnx.Param))
+    def write(target):
+        with ocp.StandardCheckpointer() as ck:
+            ck.save(target.absolute(), nnx.state(wm.model, nnx.Param))
+
+    run.replace("model", write)
     desc = {"kind": wm.kind, "config": wm.config.to_json(), "info": wm.info}
     if crop is not None:
         desc["crop"] = int(crop)
     if wm.kind == "translator":
         desc.update(domains=list(wm.domains), classifier_width=int(wm.model.classifier_width))
-    write_json(folder / _CONFIG, desc)
-    return folder
+    write_json(run / _CONFIG, desc)
+    return run.path
 
 
 def load_wavenet(folder, *, preset: str | None = None, kind: str | None = None) -> WaveNetModel:

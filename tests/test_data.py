@@ -109,7 +109,7 @@ def test_dataset_defaults_and_checks():
 def test_dataset_save_load_mmap(tmp_path):
     ds = toy(pitch=np.arange(12.0), source="here", path=[f"f{i}.wav" for i in range(12)])
     ds.save(tmp_path / "ds")
-    with pytest.raises(ParameterError, match="exists"):
+    with pytest.raises(ParameterError, match="holds a saved data set; pass overwrite=True"):
         ds.save(tmp_path / "ds")
     back = Dataset.load(tmp_path / "ds", mmap=True)
     assert isinstance(back.audio, np.memmap)
@@ -272,11 +272,25 @@ def test_split_by_source_and_synthetic_second_source():
 
 def test_stratified_split_keeps_class_proportions():
     lab = np.repeat([0, 1, 2], [50, 30, 20])
-    ds = Dataset(audio=np.zeros((100, 4), np.float32), label=lab, classes=["a", "b", "c"], sr=SR)
+    rows = np.repeat(np.arange(100, dtype=np.float32)[:, None], 4, axis=1)  # each note holds its row number
+    ds = Dataset(audio=rows, label=lab, classes=["a", "b", "c"], sr=SR)
     train, test = stratified_split(ds, test_fraction=0.2, seed=0)
     assert test.class_counts() == {"a": 10, "b": 6, "c": 4}
     assert train.class_counts() == {"a": 40, "b": 24, "c": 16}
-    other, _ = stratified_split(ds, test_fraction=0.2, seed=1)
+    # the data sets are the rows the indices name, in order, each row in exactly one of them
+    tr0, te0 = stratified_split(ds, test_fraction=0.2, seed=0, return_indices=True)
+    np.testing.assert_array_equal(test.audio[:, 0], te0)
+    np.testing.assert_array_equal(train.audio[:, 0], tr0)
+    np.testing.assert_array_equal(test.label, lab[te0])
+    assert sorted(np.concatenate([tr0, te0]).tolist()) == list(range(100))
+    # another seed: another test set, with the same proportions; the same seed: the same split
+    tr1, te1 = stratified_split(ds, test_fraction=0.2, seed=1, return_indices=True)
+    assert set(te1.tolist()) != set(te0.tolist())
+    assert np.bincount(lab[te1]).tolist() == [10, 6, 4]
+    assert sorted(np.concatenate([tr1, te1]).tolist()) == list(range(100))
+    again = stratified_split(ds, test_fraction=0.2, seed=1, return_indices=True)
+    np.testing.assert_array_equal(again[0], tr1)
+    np.testing.assert_array_equal(again[1], te1)
     with pytest.raises(ParameterError, match="test_fraction"):
         stratified_split(ds, test_fraction=1.0)
 

@@ -74,14 +74,38 @@ def test_load_folder_layout_errors(folder, tmp_path):
         load_folder(folder, classes=["cello"])
 
 
-def test_load_folder_to_disk_is_memory_mapped_and_reused(folder, tmp_path):
+def test_load_folder_to_disk_is_memory_mapped_and_reused(folder, tmp_path, monkeypatch):
+    # count the files decoded: the second call must decode none and leave the folder's data files
+    # (all but jaxmusic's hidden marker) as they were
+    decoded = []
+    read = _io.read_audio
+
+    def counting(path, **kw):
+        decoded.append(path.name)
+        return read(path, **kw)
+
+    def stamps():
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()
+                if p.is_file() and not p.name.startswith(".")}
+
+    monkeypatch.setattr(_io, "read_audio", counting)
     out = tmp_path / "decoded"
     ds = load_folder(folder, classes=["flute", "violin"], out=out)
     assert isinstance(ds.audio, np.memmap)
+    assert sorted(decoded) == ["a.wav", "b.flac", "c.wav"]
+    written = stamps()
+    assert "audio.npy" in written
+    decoded.clear()
     again = load_folder(folder, classes=["flute", "violin"], out=out)
+    assert decoded == []  # reused, not decoded again
+    assert stamps() == written  # nor written again
     np.testing.assert_array_equal(np.asarray(again.audio), np.asarray(ds.audio))
     back = Dataset.load(out)
     assert back.classes == ds.classes and back.audio.shape == ds.audio.shape
+    # other options are another data set: decoded again
+    other = load_folder(folder, classes=["flute", "violin"], duration=0.5, out=out)
+    assert sorted(decoded) == ["a.wav", "b.flac", "c.wav"] and other.audio.shape == (3, 8000)
+
 
 def test_load_folder_to_disk_skips_a_file_that_fails_to_decode(folder, tmp_path, monkeypatch):
     # a file whose header reads but whose samples do not: dropped from the on-disk rows

@@ -65,8 +65,46 @@ def test_files_written(runs):
         assert (folder / name).stat().st_size > 0
 
 
+def _timbre_metrics_by_librosa(result, content, style):
+    """timbre_metrics's two numbers from their definitions, computed with librosa."""
+    import librosa
+
+    def m(y):  # time-averaged MFCC 1-19 (no energy)
+        return librosa.feature.mfcc(y=np.asarray(y), sr=SR, n_mfcc=20, n_fft=1024, hop_length=256,
+                                    n_mels=64)[1:].mean(axis=1)
+
+    def logmel(y):
+        return librosa.power_to_db(librosa.feature.melspectrogram(y=np.asarray(y), sr=SR, n_fft=1024,
+                                                                  hop_length=256, n_mels=64), ref=1.0, top_db=80.0)
+
+    lr, lc = logmel(result), logmel(content)
+    return (np.linalg.norm(m(result) - m(style)) / np.linalg.norm(m(content) - m(style)),
+            np.linalg.norm(lr - lc) / np.linalg.norm(lc - lc.mean()), lc)
+
+
 def test_timbre_metrics(signals):
     c, s = signals
+    s_n = s[: c.shape[0]]  # the style cut to the content's length
+    # a half-and-half mix of content and style: both numbers strictly between the extremes
+    mix = 0.5 * c + 0.5 * s_n
+    m = timbre_metrics(mix, c, s, sr=SR)
+    tts, change, _ = _timbre_metrics_by_librosa(mix, c, s)
+    assert 0.2 < tts < 0.8 and 0.2 < change  # measured: 0.56 and 0.96
+    assert m["timbre_to_style"] == pytest.approx(tts, rel=1e-3)
+    assert m["content_change"] == pytest.approx(change, rel=1e-3)
+    # the style itself as the result: its timbre exactly
+    m = timbre_metrics(s_n, c, s_n, sr=SR)
+    tts, change, _ = _timbre_metrics_by_librosa(s_n, c, s_n)
+    assert m["timbre_to_style"] == pytest.approx(0.0, abs=1e-6)
+    assert m["content_change"] == pytest.approx(change, rel=1e-3) and change > 1.0  # measured: 1.40
+    # a gain is no change of timbre (MFCC 0, the energy, is left out) but shifts every
+    # log-mel value by 20 log10(2) dB: the relative change is known in closed form
+    m = timbre_metrics(2 * c, c, s, sr=SR)
+    _, _, lc = _timbre_metrics_by_librosa(2 * c, c, s)
+    assert m["timbre_to_style"] == pytest.approx(1.0, abs=1e-4)
+    expected = 20 * np.log10(2) * np.sqrt(lc.size) / np.linalg.norm(lc - lc.mean())
+    assert m["content_change"] == pytest.approx(expected, rel=1e-3)  # measured: 0.29
+    # and the content unchanged
     m = timbre_metrics(c, c, s, sr=SR)
     assert m["timbre_to_style"] == pytest.approx(1.0) and m["content_change"] == pytest.approx(0.0, abs=1e-6)
 

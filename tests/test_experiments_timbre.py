@@ -9,7 +9,17 @@ from jaxmusic.cli import main
 from jaxmusic.experiments import run_timbre_transfer
 
 
-def test_timbre_transfer_runs_every_method_and_writes_its_figures(tmp_path):
+def test_timbre_transfer_runs_every_method_and_writes_its_figures(tmp_path, monkeypatch):
+    from jaxmusic.synthesis import autoencoder
+
+    trainings = []  # the autoencoders trained: a rerun must train none
+    train = autoencoder.train_autoencoder
+
+    def counting(*args, **kwargs):
+        trainings.append(kwargs.get("out"))
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(autoencoder, "train_autoencoder", counting)
     kw = dict(train_classes=("flute",), input_classes=("clarinet",), n_files=1, n_notes=3, steps=10,
               ablation=False, progress=False)
     r = run_timbre_transfer(tmp_path, **kw)
@@ -21,8 +31,18 @@ def test_timbre_transfer_runs_every_method_and_writes_its_figures(tmp_path):
               "reconstruction-autoencoder/reconstruction.png", "models/flute/model"):
         assert (tmp_path / f).exists(), f
     assert json.loads((tmp_path / "results.json").read_text())["settings"]["steps"] == 10
+    assert len(trainings) == 1  # one class, no ablation
+
+    def model_files():  # the trained model's folder: every file (not jaxmusic's hidden marker), as written
+        files = sorted(p for p in (tmp_path / "models" / "flute").rglob("*") if p.is_file() and p.name[0] != ".")
+        return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+
+    written = model_files()
+    trainings.clear()
     again = run_timbre_transfer(tmp_path, **kw)
-    assert again["reconstruction"] == r["reconstruction"]  # the trained models are reused
+    assert trainings == []  # the trained model is reused: not trained, not even resumed
+    assert model_files() == written  # nor written again
+    assert again["reconstruction"] == r["reconstruction"]
     with pytest.raises(jaxmusic.ParameterError, match="kazoo"):
         run_timbre_transfer(tmp_path, train_classes=("kazoo",))
     with pytest.raises(jaxmusic.ParameterError, match="input_classes"):

@@ -109,12 +109,30 @@ def test_mfcc_gradient_finite_at_silence(reps):
     assert np.isfinite(np.asarray(g)).all()
 
 
-def test_resumable_extraction_to_a_folder(tmp_path):
+def test_resumable_extraction_to_a_folder(tmp_path, monkeypatch):
+    # count the batches of features computed: a host callback in the representation's compiled
+    # program runs each time a batch is computed (not when it is only traced)
+    from jaxmusic.experiments import representations
+
+    computed = []
+    apply = representations._apply_jit
+
+    def counting(R, x):
+        jax.debug.callback(lambda: computed.append(1))
+        return apply(R, x)
+
+    monkeypatch.setattr(representations, "_apply_jit", counting)
     ds, opts = dataset(), TINY["mfcc"]
     first = note_features(ds, "mfcc", out=tmp_path / "mfcc", progress=False, **opts)
+    assert computed  # the counter sees the work
     manifest = json.loads((tmp_path / "mfcc" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["n"] == len(ds)
+    data_files = [tmp_path / "mfcc" / f for f in ("features.npy", "metadata.npz", "manifest.json")]
+    written = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in data_files]
+    computed.clear()
     again = note_features(ds, "mfcc", out=tmp_path / "mfcc", progress=False, **opts)
+    assert computed == []  # the finished features are read back, nothing is computed again
+    assert [(p.stat().st_ino, p.stat().st_mtime_ns) for p in data_files] == written  # nor written again
     np.testing.assert_array_equal(first, again)
     # another configuration in the same folder is refused, not silently mixed
     with pytest.raises(ParameterError, match="another data set or transform"):
@@ -142,5 +160,5 @@ def test_bad_input():
         R(jnp.zeros(2048))
     audio = NOTES.copy()
     audio[1, 1000] = np.nan
-    with pytest.raises(ParameterError, match=r"features of 1 notes are not finite \(notes \[1\]\)"):
+    with pytest.raises(ParameterError, match=r"note 1 of the data set holds NaN or infinite samples"):
         note_features(dataset(audio), "mfcc", progress=False, **TINY["mfcc"])

@@ -197,6 +197,13 @@ def test_bad_input(trained):
 
 
 # ---------------------------------------------------------------------------- a killed training resumes
+WALL_CLOCK = ("seconds", "examples_per_s")  # metrics.json's fields that a rerun cannot reproduce
+
+
+def _checkpoint_steps(folder):
+    return sorted(int(p.name) for p in (folder / "checkpoints").glob("[0-9]*") if p.name.isdigit())
+
+
 def test_killed_training_resumes_to_the_same_model(tmp_path):
     src = tmp_path / "a.wav"
     jaxmusic.audio.save(src, tone(220, seconds=1.0), SR)
@@ -207,18 +214,35 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     proc = subprocess.Popen(cmd + ["--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        steps = [int(p.name) for p in (killed / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
-        if steps and max(steps) >= 20:
+        if _checkpoint_steps(killed) and max(_checkpoint_steps(killed)) >= 20:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the training finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    killed_at = max(_checkpoint_steps(killed))  # the newest checkpoint the killed run left
+    before = json.loads((killed / "metrics.json").read_text())["history"]
     assert not (killed / "model").exists()
     done = subprocess.run(cmd + ["--out", str(killed)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    resumed = json.loads((killed / "autoencoder.json").read_text())["info"]
-    assert resumed["resumed_from"] and resumed["resumed_from"] >= 20 and resumed["steps_taken"] == 100
-    whole = A.train_autoencoder([str(src)], steps=100, eval_every=10, **TINY)
-    for p, q in zip(params(A.load_autoencoder(killed).model), params(whole.model)):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+    info = json.loads((killed / "autoencoder.json").read_text())["info"]
+    assert info["resumed_from"] >= killed_at >= 20 and info["steps_taken"] == 100
+    # the resumed run trained from its checkpoint on, not from step 0 again
+    assert info["steps_run"] == 100 - info["resumed_from"]
+    # the same model as a run never interrupted, bit for bit, and the same metrics history
+    reference = tmp_path / "reference"
+    A.train_autoencoder([str(src)], steps=100, eval_every=10, out=reference, **TINY)
+    for p, q in zip(params(A.load_autoencoder(killed).model), params(A.load_autoencoder(reference).model),
+                    strict=True):
+        np.testing.assert_array_equal(p, q)
+    got, want = (json.loads((f / "metrics.json").read_text()) for f in (killed, reference))
+
+    def reproducible(history):
+        return [{k: v for k, v in e.items() if k not in WALL_CLOCK} for e in history]
+
+    assert [e["step"] for e in got["history"]] == list(range(10, 101, 10))
+    assert reproducible(got["history"]) == reproducible(want["history"]) and got["best_step"] == want["best_step"]
+    # the evaluations up to the checkpoint were restored with it, not run again: they are the
+    # killed run's own, wall-clock times included
+    restored = [e for e in got["history"] if e["step"] <= info["resumed_from"]]
+    assert len(restored) >= 2 and restored == [e for e in before if e["step"] <= info["resumed_from"]]

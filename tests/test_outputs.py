@@ -56,8 +56,8 @@ def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("src") / "notes"
     for c, f in (("a", 220.0), ("b", 330.0)):
         (root / c).mkdir(parents=True)
-        for i in range(3):
-            sf.write(root / c / f"{i}.wav", tone(f * (1 + i / 10), seed=i), SR)
+        for i in range(8):
+            sf.write(root / c / f"{i}.wav", tone(f * (1 + i / 20), seed=i), SR)
     ns = root.parent / "nsynth"
     (ns / "audio").mkdir(parents=True)
     index = {}
@@ -146,7 +146,7 @@ def test_outputs_never_overwrite_their_inputs(tmp_path, source):
     for out in (root, root / "a" / "cache", root.parent):  # the input, inside it, around it
         with pytest.raises(OutputError, match="input"):
             data.load_folder(root, sr=SR, out=out, force=True)
-    assert sorted(p.name for p in root.rglob("*.wav")) == ["0.wav", "0.wav", "1.wav", "1.wav", "2.wav", "2.wav"]
+    assert sorted(p.name for p in root.rglob("*.wav")) == sorted(f"{i}.wav" for i in range(8) for _ in "ab")
     link = tmp_path / "link.wav"
     link.symlink_to(root / "a" / "0.wav")
     with pytest.raises(OutputError, match="is the input"):
@@ -335,3 +335,18 @@ def test_an_output_folder_that_is_a_file_is_named(tmp_path, capsys):
     f.write_bytes(PRECIOUS)
     assert main(["features", "--data", "synthetic", "--transform", "jax.numpy:abs", "--out", str(f)]) == 2
     assert f"{f} exists and is not a folder" in capsys.readouterr().err and f.read_bytes() == PRECIOUS
+
+
+def test_a_run_written_before_folder_markers_is_resumed_not_refused(tmp_path, source, capsys):
+    out = tmp_path / "rec"
+    argv = ["recognition", "--data", str(source[0]), "--split", "random", "--features", "mfcc", "--classifiers",
+            "knn", "--models", "none", "--sr", str(SR), "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    markers = list(out.rglob(MARKER))
+    assert len(markers) >= 2  # the run's and its features' folders
+    for m in markers:  # as an earlier jaxmusic left it
+        m.unlink()
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert json.loads((out / MARKER).read_text())["adopted"] is True

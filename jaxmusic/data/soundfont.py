@@ -568,7 +568,9 @@ def gm8(
         pitch=notes[keep, 1], velocity=notes[keep, 2], source=source,
     )
     if cache:
-        ds.save(folder, overwrite=True)
+        # the cache folder is jaxmusic's by construction (named by a hash under cache_dir()):
+        # a damaged render there is replaced, whatever else lies beside it is kept
+        ds.save(folder, overwrite=True, force=True)
         if mmap:
             return Dataset.load(folder, mmap=True)
     return ds

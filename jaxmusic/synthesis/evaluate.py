@@ -191,10 +191,10 @@ def reconstruction(reference, estimate, *, sr: int, n_fft: int = 2048, hop_lengt
         "sr": sr, "n_fft": int(n_fft), "hop_length": int(hop_length), "floor_db": float(floor_db),
     }
     if out is not None:
-        from .._files import as_run_dir, write_json
+        from .._files import Legacy, as_run_dir, write_json
         from ..plot import figure_spectrograms
 
-        out = as_run_dir(out, "reconstruction")
+        out = as_run_dir(out, "reconstruction", legacy=Legacy("reconstruction.json", names=("reconstruction.png",)))
         sc, lsd = result["spectral_convergence"], result["log_spectral_distance_db"]
         figure_spectrograms({"reference": ref, "estimate": est}, sr, out / "reconstruction.png",
                             title=(title + "  " if title else "") + f"SC {sc:.3f}, LSD {lsd:.2f} dB",
@@ -749,10 +749,10 @@ def pitch_test(method: Callable[[np.ndarray, int], Any], notes: Sequence[Mapping
         q["record"] = q["file"]
         q["file"] = int(notes[q["record"]]["file"])
     if out is not None:
-        from .._files import as_run_dir, write_json
+        from .._files import Legacy, as_run_dir, write_json
         from ..plot import figure_pitch_test
 
-        out = as_run_dir(out, "pitch-test")
+        out = as_run_dir(out, "pitch-test", legacy=Legacy("pitch_test.json", names=("pitch_test.png",)))
         write_json(out / "pitch_test.json", result)
         figure_pitch_test(result, out / "pitch_test.png", title=title or f"pitch test: {name}")
     return result

@@ -23,7 +23,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from .._checks import JaxMusicError, ParameterError, check_int, check_real
-from .._files import Interrupted, as_run_dir, write_json
+from .._files import Interrupted, Legacy, as_run_dir, write_json
 from .checkpoint import CheckpointError, Checkpointer, model_signature
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler, ShuffleSampler
@@ -556,6 +556,10 @@ def minimize(
                 keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force)
 
 
+#: A training folder (``out=``) written before folder markers existed.
+_LEGACY = Legacy("metrics.json", names=("curves.png", "metrics.json.tmp"))
+
+
 def _guarded(train, mesh):
     """``train`` with a divergence flag: ``bad`` becomes the first step whose loss sum or
     updated parameters are not finite (-1 while all are). Computed on the device, read
@@ -598,7 +602,7 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
     (when the loop is between two whole steps) and raises `Interrupted` saying so."""
     classify = steps_fn.n_classes is not None
     main = jax.process_index() == 0
-    out = as_run_dir(out, "training", force=force, writer=main)
+    out = as_run_dir(out, "training", force=force, writer=main, legacy=_LEGACY)
     state = steps_fn.init()
     best_params = state.params
     sums = replicate(zero_sums(classify), mesh)

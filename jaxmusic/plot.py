@@ -179,7 +179,8 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
     path : str or path-like
     title : str
     seed_results : sequence of (features, model, error, source)
-        The seed's numbers, drawn as a separate panel (on the seed's data, not ours).
+        The seed's numbers, drawn as a separate panel (on the seed's data, not ours);
+        left empty for a user's own data.
 
     Returns
     -------
@@ -187,8 +188,10 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
     """
     plt = _pyplot()
     rows = sorted(rows, key=lambda r: r["error"])
+    # one fixed colour per representation, the same in every run's figure
+    known = ("mfcc", "scattering", "jtfs", "spiral", "cqt")
     feats = list(dict.fromkeys(r["features"] for r in rows))
-    colour = {f: f"C{i}" for i, f in enumerate(feats)}
+    colour = {f: f"C{known.index(f)}" if f in known else f"C{len(known) + i}" for i, f in enumerate(feats)}
     n = len(rows)
     panels = 2 if seed_results else 1
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 1.2 + 0.28 * max(n, len(seed_results))),
@@ -205,6 +208,12 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
     ax.set_xlabel("error = 1 - mean per-class recall (%)   | : per fold")
     ax.set_title(f"jaxmusic: {title}", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
+    names = {"mfcc": "MFCC", "scattering": "time scattering", "jtfs": "joint (JTFS)", "spiral": "spiral scattering",
+             "cqt": "CQT (ConvNets)"}
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colour[f], label=names.get(f, f)) for f in feats], fontsize=7,
+              loc="lower right", title="representation", title_fontsize=7)
     if seed_results:
         b = axes[0, 1]
         ys2 = np.arange(len(seed_results))[::-1]
@@ -220,14 +229,16 @@ def figure_recognition(rows, path, *, title="", seed_results=()):
     return _save(fig, path)
 
 
-def figure_spectrograms(signals, sr, path, *, title="", n_fft=2048, hop_length=512, floor_db=-80.0):
+def figure_spectrograms(signals, sr, path, *, title="", n_fft=2048, hop_length=512, floor_db=-80.0, fmin=40.0):
     """Log-magnitude spectrograms of named signals, one panel each, on shared scales.
 
     The figure written beside every hybrid's output (``input``, ``target``,
     ``output``, or one panel per method): every panel has the same colour scale
-    (dB relative to the loudest bin of all the signals, down to ``floor_db``),
-    the same frequency axis (0 to ``sr / 2``, linear) and the same time axis
-    in seconds (the longest signal's length).
+    (dB relative to the loudest bin of all the signals, down to ``floor_db``) and
+    the same logarithmic frequency axis (from ``fmin`` to ``sr / 2``: partials are
+    spread as the ear hears them, not squeezed into the bottom of the panel); each
+    panel's time axis spans its own signal (a shorter sound is not padded with
+    blank time).
 
     Parameters
     ----------
@@ -242,6 +253,8 @@ def figure_spectrograms(signals, sr, path, *, title="", n_fft=2048, hop_length=5
         STFT frame and hop (`jaxmusic.fourier.stft`).
     floor_db : float
         Bottom of the colour scale, in dB below the loudest bin.
+    fmin : float
+        Bottom of the frequency axis, in Hz.
 
     Returns
     -------
@@ -265,20 +278,24 @@ def figure_spectrograms(signals, sr, path, *, title="", n_fft=2048, hop_length=5
         mags[name] = (np.abs(np.asarray(stft(y, n_fft=n_fft, hop_length=hop_length))), len(y))
     top = max(float(m.max()) for m, _ in mags.values())
     ref = top if top > 0 else 1.0
-    dur = max(n for _, n in mags.values()) / sr
     k = len(mags)
-    fig, axes = plt.subplots(k, 1, figsize=(9, 1.0 + 2.3 * k), sharex=True, sharey=True, squeeze=False)
+    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
+    lo = min(max(float(fmin), freqs[1]), sr / 4)
+    band = freqs >= freqs[max(1, int(np.searchsorted(freqs, lo)) - 1)]  # from the bin at or below fmin
+    edges_f = np.concatenate([[freqs[band][0]], (freqs[band][1:] + freqs[band][:-1]) / 2, [sr / 2]])
+    fig, axes = plt.subplots(k, 1, figsize=(9, 1.0 + 2.3 * k), sharey=True, squeeze=False)
     for ax, (name, (m, n)) in zip(axes[:, 0], mags.items()):
-        db = 20 * np.log10(np.maximum(m, ref * 10 ** (floor_db / 20)) / ref)
-        t_end = m.shape[1] * hop_length / sr
-        im = ax.imshow(db, aspect="auto", origin="lower", cmap="magma", vmin=floor_db, vmax=0,
-                       extent=(-hop_length / 2 / sr, t_end - hop_length / 2 / sr, 0, sr / 2),
-                       interpolation="nearest")
+        db = 20 * np.log10(np.maximum(m[band], ref * 10 ** (floor_db / 20)) / ref)
+        edges_t = (np.arange(m.shape[1] + 1) - 0.5) * hop_length / sr
+        im = ax.pcolormesh(edges_t, edges_f, db, cmap="magma", vmin=floor_db, vmax=0, shading="flat",
+                           rasterized=True)
+        ax.set_yscale("log")
+        ax.set_ylim(lo, sr / 2)
+        ax.set_xlim(0, n / sr)
         ax.set_title(f"{name}  ({n / sr:.2f} s)", fontsize=9)
         ax.set_ylabel("frequency (Hz)")
-        ax.set_xlim(0, dur)
         fig.colorbar(im, ax=ax, label="dB re. loudest", fraction=0.04, pad=0.01)
-    axes[-1, 0].set_xlabel("time (s)")
+        ax.set_xlabel("time (s)", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)

@@ -141,7 +141,9 @@ def test_sources_with_different_classes(tmp_path, three_sources, capsys):
 
 def test_single_source_cannot_be_left_out(tmp_path, three_sources, capsys):
     assert rec(tmp_path, three_sources[:1]) == 2
-    assert "two or more sources" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "two or more sources" in err and "use --split random" in err  # folders give no pitches
+    assert rec(tmp_path, three_sources[:1], "--split", "random") == 0
 
 
 def test_unreadable_file_is_named_and_can_be_skipped(tmp_path, three_sources, capsys):

@@ -8,7 +8,7 @@ Examples
 --------
     jaxmusic features --data gm8 --transform scattering -p J=6 -p Q=8 --out runs/feat
     jaxmusic features --data nsynth:~/nsynth-test --transform mfcc -p n_mfcc=20 --out runs/mfcc
-    jaxmusic features --data folder:~/solos --duration 2 --transform cqt --out runs/cqt
+    jaxmusic features --data ~/solos --duration 2 --transform cqt --out runs/cqt
 """
 
 from __future__ import annotations
@@ -110,11 +110,17 @@ def build_dataset(spec: str, *, sr: int, duration: float | None, on_error: str =
                   audio_cache=None, seed: int = 0, force: bool = False):
     """Make a `Dataset` from a command-line spec.
 
-    ``gm8``, ``gm8:alt`` (the alternative GM programs), ``synthetic``,
-    ``folder:PATH``, ``nsynth:PATH`` or ``saved:PATH`` (a `Dataset.save` folder).
+    ``gm8``, ``gm8:alt`` (the alternative GM programs), ``synthetic``, a folder of
+    class folders (``DIR``, as ``jaxmusic recognition --data DIR`` takes it, or
+    ``folder:DIR``), ``nsynth:PATH``, or a `Dataset.save` folder (``DIR`` or ``saved:DIR``).
     """
     from ..data import Dataset, gm8, load_folder, load_nsynth, synthetic_notes
 
+    if spec not in ("gm8", "synthetic") and ":" not in spec.split("/")[0] and Path(spec).expanduser().exists():
+        # a bare path, as `jaxmusic recognition --data DIR` takes it: a saved data set or a folder of class folders
+        path = Path(spec).expanduser()
+        return (Dataset.load(path, mmap=True) if (path / "dataset.json").is_file() else
+                load_folder(path, sr=sr, duration=duration, on_error=on_error, out=audio_cache, force=force))
     kind, _, path = spec.partition(":")
     if kind == "gm8":
         if path not in ("", "alt"):
@@ -134,7 +140,8 @@ def build_dataset(spec: str, *, sr: int, duration: float | None, on_error: str =
     if kind == "saved":
         return Dataset.load(path, mmap=True)
     raise ParameterError(
-        f"--data must be gm8, gm8:alt, synthetic, folder:PATH, nsynth:PATH or saved:PATH; got {spec!r}"
+        f"--data must be gm8, gm8:alt, synthetic, a folder (DIR or folder:DIR), nsynth:PATH or a saved data set "
+        f"(DIR or saved:DIR); got {spec!r} (no such folder?)"
     )
 
 
@@ -162,8 +169,8 @@ def add_features_subcommand(subparsers):
         "pitches, velocities, sources and paths.",
     )
     p.add_argument("--data", default="gm8", metavar="SPEC",
-                   help="gm8 (default; rendered once and cached), gm8:alt, synthetic, "
-                        "folder:PATH, nsynth:PATH or saved:PATH")
+                   help="gm8 (default; rendered once and cached), gm8:alt, synthetic, a folder of class "
+                        "folders (DIR, as recognition --data takes it), nsynth:PATH, or a saved data set")
     p.add_argument("--transform", required=True,
                    help=f"one of {', '.join(sorted(TRANSFORMS))}, or module:attribute")
     p.add_argument("-p", "--param", action="append", type=_param, default=[], metavar="KEY=VALUE",
@@ -194,9 +201,10 @@ def run_features(args) -> int:
     from .._files import claim_dir
     from ..extract import _LEGACY, extract
 
-    data_path = args.data.partition(":")[2]
+    kind, colon, rest = args.data.partition(":")
+    data_path = rest if colon and kind in ("folder", "nsynth", "saved") else (args.data if not colon else None)
     out = claim_dir(args.out, "features", force=args.force, legacy=_LEGACY,
-                    inputs=[Path(data_path).expanduser()] if data_path and data_path != "alt" else [])
+                    inputs=[Path(data_path).expanduser()] if data_path not in (None, "gm8", "synthetic") else [])
     ds = build_dataset(args.data, sr=args.sr, duration=args.duration, on_error=args.on_error,
                        audio_cache=args.audio_cache, force=args.force)
     transform = build_transform(args.transform, sr=ds.sr, n_samples=ds.n_samples,

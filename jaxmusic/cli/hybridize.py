@@ -97,7 +97,8 @@ def run_hybridize(args) -> int:
     save(output, out, out_sr, overwrite=args.force)
     panels = {f"source ({Path(name).name})": source}
     if targets:
-        panels[f"target ({Path(targets[0][0]).name})"] = targets[0][1]
+        more = f", first of {len(targets)} target files" if len(targets) > 1 else ""
+        panels[f"target ({Path(targets[0][0]).name}{more})"] = targets[0][1]
     panels[f"output ({args.method})"] = out
     figure_spectrograms(panels, out_sr, figure, title=f"jaxmusic hybridize --method {args.method}")
     print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz) and {figure}")

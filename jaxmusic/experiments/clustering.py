@@ -308,15 +308,23 @@ def figure_kmeans(features, labels, path, *, classes=None, class_names=None, tit
     P = pca.transform(X)
     markers = "o^sDvP*Xh<>p"
     cmap = plt.get_cmap("tab10" if labels.max() < 10 else "tab20")
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = plt.subplots(figsize=(9.5, 6))
     for c in np.unique(classes):
         m = classes == c
         ax.scatter(P[m, 0], P[m, 1], c=[cmap(int(v) % cmap.N) for v in labels[m]],
                    marker=markers[int(c) % len(markers)], s=22, edgecolors="k", linewidths=0.3,
                    label=str(class_names[int(c)]))
-    leg = ax.legend(fontsize=7, title="class (marker)", title_fontsize=7, loc="best")
+    leg = ax.legend(fontsize=7, title="class (marker)", title_fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.01, 1.0))
     for h in leg.legend_handles:
         h.set_facecolor("0.7")
+    ax.add_artist(leg)
+    from matplotlib.patches import Patch
+
+    sizes = np.bincount(labels.astype(int))
+    ax.legend(handles=[Patch(color=cmap(int(k) % cmap.N), label=f"cluster {k} ({sizes[k]} notes)")
+                       for k in np.unique(labels)],
+              fontsize=7, title="cluster (colour)", title_fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
     ev = pca.explained_variance_ratio_
     ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}% of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}%)")

@@ -30,6 +30,7 @@ def run_demo(out="runs/demo", *, instrument: str = "violin", pitch: int = 64, sr
 
     say = print if verbose else (lambda *a, **k: None)
     out = claim_dir(out, "demo-note", force=force)
+    instrument = str(instrument).replace("_", " ")  # gm8:distorted_guitar on the command line
     label = GM8_CLASSES.index(check_choice("instrument", instrument, GM8_CLASSES))
     pitch = check_int("pitch", pitch, min=0, max=127)
     f0 = float(librosa.midi_to_hz(pitch))

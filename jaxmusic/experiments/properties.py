@@ -103,6 +103,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import numbers
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -531,6 +532,7 @@ def representation_properties(
     sweep_warp: float = 0.002,
     out: Any = None,
     title: str = "",
+    verbose: bool = False,
 ) -> dict:
     """Discriminability, stability, invariance and reconstruction of several transforms.
 
@@ -578,6 +580,8 @@ def representation_properties(
         Folder for ``properties.json``, ``properties.md`` and ``properties.png``.
     title : str, keyword-only
         Figure title.
+    verbose : bool, keyword-only
+        Print a line per transform as it is done (with its time).
 
     Returns
     -------
@@ -656,6 +660,7 @@ def representation_properties(
     results: dict[str, Any] = {}
     sweep_curves: dict[str, list] = {}
     for name, f in transforms.items():
+        t0 = time.perf_counter()
         R = _evaluate(name, f, signals, labels)
         phi = {g: R[s] for g, s in offsets.items()}
         base = phi["note"]
@@ -696,6 +701,8 @@ def representation_properties(
         if freqs is not None:
             sweep_curves[name] = [_relative(a, b) / sweep_warp
                                   for a, b in zip(phi["atom"], phi["atom_warp"])]
+        if verbose:
+            print(f"  {name}: {len(signals)} signals in {time.perf_counter() - t0:.1f} s", flush=True)
 
     result: dict[str, Any] = {
         "transforms": results,
@@ -767,7 +774,8 @@ _PANEL_TITLES = {
 
 
 def _figure_properties(result: dict, path, *, title: str = "") -> Path:
-    """One bar chart per property (log scale), and the warp ratio against frequency."""
+    """One dot plot per property (a ratio on a log scale: a dot at its value, a line from
+    the panel's reference value 1 where there is one), and the warp ratio against frequency."""
     from ..plot import _pyplot, _save
 
     plt = _pyplot()
@@ -782,7 +790,9 @@ def _figure_properties(result: dict, path, *, title: str = "") -> Path:
         finite = [v for v in values if v is not None and v > 0]
         floor = min(finite) / 10 if finite else 1e-8
         shown = [max(v, floor) if v is not None else np.nan for v in values]
-        ax.barh(ys, shown, color=[colours[n] for n in names])
+        # ratios on a log scale have no zero to grow a bar from: dots, joined to the panel's left edge
+        ax.hlines(ys, floor / 3, shown, color="0.85", lw=1, zorder=1)
+        ax.scatter(shown, ys, color=[colours[n] for n in names], s=36, zorder=2)
         ax.set_xscale("log")
         lo = floor / 3
         hi = max(finite) * 30 if finite else 1.0
@@ -854,6 +864,7 @@ def transposition_distances(
     standardize: bool = False,
     out: Any = None,
     title: str = "",
+    verbose: bool = False,
 ) -> dict:
     """Distance between a note's representation and its transpositions, against semitones.
 
@@ -975,6 +986,8 @@ def transposition_distances(
     curves, stds, scales, counts = {}, {}, {}, None
     normalization = None
     for name, f in transforms.items():
+        if verbose:
+            print(f"  {mode} transposition: {name}", flush=True)
         F = _evaluate(name, f, x, note_labels).reshape(n_notes, -1).astype(np.float64)
         mu, sd = F.mean(axis=0), F.std(axis=0)
         # a coefficient (nearly) constant over the notes (a silent frame) must not dominate
@@ -1091,7 +1104,7 @@ def _gm8_notes(pairs, *, velocity: int = 75):
     return ds, np.array(index)
 
 
-def run_properties(out, *, quick: bool = False, seed: int = 0, force: bool = False) -> dict:
+def run_properties(out, *, quick: bool = False, seed: int = 0, force: bool = False, verbose: bool = True) -> dict:
     """`representation_properties` of `default_transforms` on built-in gm8 notes.
 
     Notes: `PROPERTY_NOTES` (12 notes of eight instruments; ``quick``: the 4 of
@@ -1123,7 +1136,7 @@ def run_properties(out, *, quick: bool = False, seed: int = 0, force: bool = Fal
     transforms = default_transforms(n, ds.sr, Q=4 if quick else 8)
     result = representation_properties(
         jax.random.key(seed), transforms, notes, sr=ds.sr,
-        inverses=default_inverses(n, ds.sr), sweep=sweep, out=None)
+        inverses=default_inverses(n, ds.sr), sweep=sweep, out=None, verbose=verbose)
     result["notes"] = [list(p) for p in pairs]
     result["config"]["Q"] = 4 if quick else 8
     title = (f"representation properties on {len(pairs)} gm8 notes (TimGM6mb, 2**14 samples at "
@@ -1136,7 +1149,7 @@ def run_properties(out, *, quick: bool = False, seed: int = 0, force: bool = Fal
     return result
 
 
-def run_transposition(out, *, quick: bool = False, force: bool = False) -> dict:
+def run_transposition(out, *, quick: bool = False, force: bool = False, verbose: bool = True) -> dict:
     """`transposition_distances` of MFCC and scattering features on gm8, real and resampled.
 
     gm8 at every semitone, velocity 75 (the eight instruments, 1 s at 16 kHz); the
@@ -1181,7 +1194,7 @@ def run_transposition(out, *, quick: bool = False, force: bool = False) -> dict:
     audio = np.asarray(sub.audio)
     real = transposition_distances(audio, reps, semitones=steps, sr=sub.sr, pitches=pitches,
                                    labels=labels, mode="real", references=eligible,
-                                   standardize=True)
+                                   standardize=True, verbose=verbose)
     per_class: dict[int, list] = {}
     for i in eligible:
         per_class.setdefault(int(labels[i]), []).append(i)
@@ -1189,7 +1202,7 @@ def run_transposition(out, *, quick: bool = False, force: bool = False) -> dict:
     refs = [per_class[c][len(per_class[c]) // 2] for c in classes]
     resampled = transposition_distances(audio, reps, semitones=steps, sr=sub.sr, pitches=pitches,
                                         labels=labels, mode="resampled", references=refs,
-                                        standardize=True)
+                                        standardize=True, verbose=verbose)
     result = {
         "real": real, "resampled": resampled,
         "references_real": [(ds.classes[labels[i]], int(pitches[i])) for i in eligible],

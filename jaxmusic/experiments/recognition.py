@@ -131,9 +131,12 @@ def load_recognition_data(*, data="gm8", train=None, test=None, nsynth=None, fam
         # samples; a cross-source test on those keys would measure nothing, so they are left out
         return jdata.gm8_sources(sr=sr, pitch_step=grid["pitch_step"], velocities=grid["velocities"],
                                  ranges={"distorted guitar": GM8_SHARED_FREE_GUITAR}), None
-    dirs = [str(d) for d in data]
+    dirs = [str(d).removeprefix("folder:") for d in data]  # `jaxmusic features` spells a folder folder:DIR too
     if not dirs:
         raise ParameterError("data names no folders")
+    if len(dirs) == 1 and dirs[0].startswith("nsynth:"):
+        return jdata.load_nsynth(dirs[0][len("nsynth:"):], sr=sr, duration=duration, families=families,
+                                 on_error=on_error), None
     return jdata.load_sources(dirs, sr=sr, duration=duration, on_error=on_error), None
 
 
@@ -155,8 +158,13 @@ def make_folds(dataset, *, split="source", seeds=1, test_sources=None, test_frac
         return [("test=" + "+".join(test_sources), np.flatnonzero(~test), np.flatnonzero(test))]
     if split == "source":
         if len(sources) < 2:
-            raise ParameterError(f"split='source' needs two or more sources; the data have one ({sources[0]!r}). "
-                                 "Pass several folders, or use split='pitch'")
+            pitched = bool(np.isfinite(np.asarray(dataset.pitch, float)).all())
+            other = "pitch" if pitched else "random"
+            raise ParameterError(f"a leave-one-source-out split needs two or more sources; the data have one "
+                                 f"({sources[0]!r}). Pass several folders (one source each), or use --split {other} "
+                                 f"(split={other!r} in Python)"
+                                 + ("" if pitched else "; --split pitch needs the notes' pitches, which folders of "
+                                                       "files do not give"))
         return [(f"test={s}", np.flatnonzero(dataset.source != s), np.flatnonzero(dataset.source == s))
                 for s in sources]
     folds = []
@@ -260,14 +268,14 @@ def _run_classical(X, y, tr, te, *, classifier, n_classes, seed, folds_cv):
                     folds=folds_cv)
 
 
-def _fit_network(model, X, y, tr, te, *, seed, grid, ckpt, curves, progress, desc, batch_size):
+def _fit_network(model, X, y, tr, te, *, seed, grid, ckpt, curves, progress, desc, batch_size, logdir=None):
     from ..train import evaluate, fit
 
     fit_rows, val_rows = _validation_rows(y, tr, seed=seed)
     t0 = time.perf_counter()
     r = fit(model, X[fit_rows], y[fit_rows], val=(X[val_rows], y[val_rows]), steps=grid["steps"],
             eval_every=grid["eval_every"], patience=grid["patience"], seed=seed, batch_size=batch_size,
-            checkpoint_dir=ckpt, out=curves, progress=progress, desc=desc)
+            checkpoint_dir=ckpt, out=curves, progress=progress, desc=desc, logdir=logdir)
     e = evaluate(model, X[te], y[te], batch_size=batch_size)
     e.update(seconds=time.perf_counter() - t0, steps=r.steps, best_step=r.best_step, steps_run=r.steps_run)
     return e
@@ -311,7 +319,7 @@ def _standardize(X, tr):
     return np.asarray(Standardizer.fit(X[tr])(X), np.float32)
 
 
-def _run_mlp(X, y, tr, te, *, n_classes, seed, grid, out, key, progress, batch_size):
+def _run_mlp(X, y, tr, te, *, n_classes, seed, grid, out, key, progress, batch_size, logdir=None):
     from flax import nnx
 
     from ..models import MLP
@@ -319,10 +327,11 @@ def _run_mlp(X, y, tr, te, *, n_classes, seed, grid, out, key, progress, batch_s
     Xs = _standardize(X, tr)
     model = MLP(in_features=Xs.shape[1], hidden=(128,), n_classes=n_classes, dropout=0.3, rngs=nnx.Rngs(seed))
     return _fit_network(model, Xs, y, tr, te, seed=seed, grid=grid, ckpt=out / "checkpoints" / key,
-                        curves=out / "curves" / key, progress=progress, desc=key, batch_size=batch_size)
+                        curves=out / "curves" / key, progress=progress, desc=key, batch_size=batch_size,
+                        logdir=None if logdir is None else logdir / key)
 
 
-def _run_network(X, y, tr, te, *, model, n_classes, seed, grid, out, key, progress, batch_size):
+def _run_network(X, y, tr, te, *, model, n_classes, seed, grid, out, key, progress, batch_size, logdir=None):
     from flax import nnx
 
     from ..models import InstrumentConvNet
@@ -331,7 +340,8 @@ def _run_network(X, y, tr, te, *, model, n_classes, seed, grid, out, key, progre
     net = InstrumentConvNet(branches=NETWORKS[model], n_classes=n_classes, n_bins=Xs.shape[1],
                             n_frames=Xs.shape[2], rngs=nnx.Rngs(seed))
     return _fit_network(net, Xs, y, tr, te, seed=seed, grid=grid, ckpt=out / "checkpoints" / key,
-                        curves=out / "curves" / key, progress=progress, desc=key, batch_size=batch_size)
+                        curves=out / "curves" / key, progress=progress, desc=key, batch_size=batch_size,
+                        logdir=None if logdir is None else logdir / key)
 
 
 def _convnet_inputs(ds, folder, *, progress):
@@ -366,6 +376,7 @@ def run_recognition(
     progress: bool = True,
     verbose: bool = True,
     force: bool = False,
+    logdir=None,
 ) -> dict:
     """Run the instrument-recognition comparison and write its table.
 
@@ -401,6 +412,9 @@ def run_recognition(
         Progress bars; printed lines.
     force : bool
         Write into an existing folder that jaxmusic did not write.
+    logdir : str or path-like, optional
+        TensorBoard log folder: one subfolder (a TensorBoard run) per network
+        trained, named like its checkpoints (`jaxmusic.train.fit`'s ``logdir``).
 
     Returns
     -------
@@ -434,6 +448,7 @@ def run_recognition(
                           [data] if isinstance(data, (str, Path)) else list(data or []))]
     inputs += list(train or []) + list(test or []) + ([nsynth] if nsynth is not None else [])
     out = as_run_dir(out, "recognition", force=force, legacy=_LEGACY, inputs=inputs)
+    logdir = as_run_dir(logdir, "logs", force=force, inputs=inputs)
 
     ds, test_sources = load_recognition_data(data=data, train=train, test=test, nsynth=nsynth, families=families,
                                              sr=sr, duration=duration, skip_bad_files=skip_bad_files, quick=quick)
@@ -520,10 +535,10 @@ def run_recognition(
                 X = features_of(feat)
                 if model in NETWORKS:
                     r = _run_network(X, y, tr, te, model=model, n_classes=n_classes, seed=seed, grid=grid,
-                                     out=out, key=key, progress=progress, batch_size=batch_size)
+                                     out=out, key=key, progress=progress, batch_size=batch_size, logdir=logdir)
                 elif model == "mlp":
                     r = _run_mlp(X, y, tr, te, n_classes=n_classes, seed=seed, grid=grid, out=out, key=key,
-                                 progress=progress, batch_size=batch_size)
+                                 progress=progress, batch_size=batch_size, logdir=logdir)
                 else:
                     r = _run_classical(X, y, tr, te, classifier=model, n_classes=n_classes, seed=seed, folds_cv=5)
                 r = {k: v for k, v in r.items() if k in ("error", "accuracy", "per_class_recall", "confusion",
@@ -562,8 +577,9 @@ def run_recognition(
     result = _write_results(out, rows, ds, sources, folds, config, timings, diagnostics, partial=None)
     from ..plot import figure_recognition
 
+    builtin = isinstance(data, str) and train is None and nsynth is None  # the seed's panel beside gm8 only
     figure_recognition(rows, out / "results.png", title=f"{', '.join(sources)}; split {split}",
-                       seed_results=SEED_RESULTS)
+                       seed_results=SEED_RESULTS if builtin else ())
     say("")
     say(format_table(rows, title="Instrument recognition (" + ", ".join(sources) + f"; split {split})"))
     say("feature extraction: " + ", ".join(f"{k} {v['notes_per_s']:.0f} notes/s" for k, v in timings.items()))

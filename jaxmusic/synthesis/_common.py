@@ -204,5 +204,5 @@ def _gm8_item(item: str, sr: int) -> list[tuple[str, np.ndarray]]:
             raise ParameterError(f"{item!r}: gm8 has no {cls} note at key {key}; its keys are {keys.min()}..{keys.max()} "
                                  f"in steps of {int(np.diff(keys).min()) if keys.size > 1 else 1}")
         rows = rows[np.argsort(-ds.velocity[rows], kind="stable")][:1]
-    return [(item if key is not None else f"{item}#{int(ds.pitch[i])}", np.asarray(ds.audio[i], np.float32))
+    return [(item if key is not None else f"{item}:{int(ds.pitch[i])}", np.asarray(ds.audio[i], np.float32))
             for i in rows]

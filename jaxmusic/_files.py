@@ -41,6 +41,7 @@ from ._checks import ParameterError
 
 __all__ = [
     "OutputError",
+    "OutputWarning",
     "Interrupted",
     "MARKER",
     "RunDir",
@@ -53,6 +54,7 @@ __all__ = [
     "atomic_path",
     "write_json",
     "write_text",
+    "read_json",
     "save_npz",
     "save_npy",
 ]
@@ -67,6 +69,10 @@ _FORCE_HINT = "pass --force on the command line (force=True in Python)"
 class OutputError(ParameterError):
     """An output that would overwrite or delete what jaxmusic did not write, or an input
     (a `ParameterError`: the path argument is what needs changing)."""
+
+
+class OutputWarning(UserWarning):
+    """Files jaxmusic did not write were kept where it would have deleted its own."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -85,12 +91,14 @@ def atomic_path(path, *, mode: int | None = None):
     Used for every file jaxmusic writes: a reader sees the old file or the new one,
     never half of either."""
     path = Path(path)
+    guard(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part" + path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, _default_mode() if mode is None else mode)
         os.replace(tmp, path)
+        _written(path)
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
@@ -125,6 +133,24 @@ def write_json(path, obj, *, indent: int | None = 1) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (a temporary file, then a rename),
     creating the folder: a reader never sees a half-written file."""
     return write_text(path, json.dumps(obj, indent=indent))
+
+
+_RAISE = object()
+
+
+def read_json(path, *, default=_RAISE, what: str = "this run"):
+    """The JSON in ``path``; an unreadable file is a `ParameterError` naming it, or with
+    ``default`` given, a warning saying it is computed again and ``default``."""
+    import warnings
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        if default is _RAISE:
+            raise ParameterError(f"{path} is unreadable ({type(err).__name__}: {err}): jaxmusic cannot tell what "
+                                 f"{what} holds; move it away (or choose another folder) and run again") from err
+        warnings.warn(f"{path} is unreadable ({type(err).__name__}: {err}): computed again", stacklevel=2)
+        return default
 
 
 def save_npz(path, /, **arrays) -> Path:
@@ -231,6 +257,45 @@ class Legacy:
         return True
 
 
+#: The folders this process claimed (resolved path -> RunDir): every file written through
+#: jaxmusic's writers below one of them is checked and recorded by `guard`.
+_ACTIVE: dict = {}
+
+
+def _owner(path: Path):
+    """The nearest claimed folder above ``path`` in this process, and the path relative to it."""
+    try:
+        resolved = Path(path).expanduser().resolve(strict=False)
+    except OSError:
+        return None
+    for folder in resolved.parents:
+        run = _ACTIVE.get(str(folder))
+        if run is not None:
+            return run, resolved.relative_to(folder)
+    return None
+
+
+def _written(path) -> None:
+    """After a write through jaxmusic's writers: note the file's size and time in its folder's marker."""
+    found = _owner(Path(path))
+    if found is not None:
+        run, rel = found
+        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
+            run.written(rel)
+
+
+def guard(path) -> None:
+    """Check and record a file about to be written at ``path``: inside a folder jaxmusic
+    claimed, a file that exists and that jaxmusic did not write is refused (`OutputError`),
+    at any depth; the name is recorded in the folder's marker. Outside such folders the
+    writer's own rule applies (`check_output_file`, ``overwrite=``)."""
+    found = _owner(Path(path))
+    if found is not None:
+        run, rel = found
+        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
+            run.record(rel)
+
+
 class RunDir(os.PathLike):
     """A folder jaxmusic owns (see `claim_dir`).
 
@@ -244,6 +309,12 @@ class RunDir(os.PathLike):
         self.kind = kind
         self._marker = marker
         self._names = set(marker.get("names", []))
+        # every file jaxmusic wrote (posix path -> [size, mtime_ns] after the write, None when unknown):
+        # a file whose size or time changed since was replaced by someone else, and is theirs
+        files = marker.get("files", {})
+        self._files: dict = dict(files) if isinstance(files, dict) else {f: None for f in files}
+        self._adopted = bool(marker.get("adopted"))  # written before markers: its subfolders' files are its own
+        self._dropped: set = set()  # files deleted by this object (not merged back from the disk's marker)
         self.forced = forced
         self._writer = writer
         self.created = False  #: True when `claim_dir` made the folder
@@ -309,16 +380,87 @@ class RunDir(os.PathLike):
             self._save_marker()
         return self.path / rel
 
+    def record(self, rel) -> Path:
+        """Record the file ``rel`` (a path inside the folder, at any depth) as jaxmusic's
+        before it is written; refuse it when it exists and jaxmusic did not write it
+        (never recorded, or changed since jaxmusic wrote it). `written` notes its size and
+        time once written."""
+        rel = Path(rel)
+        target = self.file(rel)
+        if not self._writer:
+            return target
+        key = rel.as_posix()
+        if os.path.lexists(target) and not target.is_dir() and not (self.forced or self._adopted):
+            nested_unknown = len(rel.parts) > 1 and key not in self._files
+            if nested_unknown or not self._unchanged(key, target):
+                why = "was put there by someone else" if key not in self._files else "was changed since jaxmusic wrote it"
+                raise OutputError(
+                    f"{target} exists and jaxmusic did not write it ({self.path} is a jaxmusic {self.kind} folder, "
+                    f"but this file {why}): move it away, or {_FORCE_HINT} to replace it")
+        if key not in self._files:
+            self._files[key] = None
+            self._dropped.discard(key)
+            self._save_marker()
+        return target
+
+    def written(self, rel) -> None:
+        """Note the size and time of the file ``rel`` that jaxmusic just wrote."""
+        key = Path(rel).as_posix()
+        try:
+            st = os.stat(self.path / key)
+        except OSError:
+            return
+        self._files[key] = [st.st_size, st.st_mtime_ns]
+        self._dropped.discard(key)
+        self._save_marker()
+
+    def _unchanged(self, key: str, target: Path) -> bool:
+        stamp = self._files.get(key)
+        if stamp is None:  # written before sizes were noted, or by a library (Orbax): the name is the record
+            return True
+        try:
+            st = os.stat(target)
+        except OSError:
+            return True
+        return [st.st_size, st.st_mtime_ns] == list(stamp)
+
+    def _owned(self, rel: str) -> bool:
+        return self._adopted or (rel in self._files and self._unchanged(rel, self.path / rel))
+
+    def _split_tree(self, name) -> tuple[list[Path], list[Path]]:
+        """The files below the folder ``name``: (jaxmusic's, someone else's); temporary files
+        of jaxmusic's interrupted writes count as its own."""
+        own, other = [], []
+        for p in sorted((self.path / name).rglob("*")):
+            if p.is_dir() and not p.is_symlink():
+                continue
+            rel = p.relative_to(self.path).as_posix()
+            (own if self._owned(rel) or any(_partial_of(c) is not None for c in Path(rel).parts[1:])
+             else other).append(p)
+        return own, other
     def replace(self, name, write: Callable[[Path], object]) -> Path:
         """Replace the entry ``name`` (a file or a folder) by what ``write(tmp)`` writes at
         the path ``tmp`` (which does not exist yet): the old entry is swapped out only
         once the new one is complete, so an interruption leaves one or the other whole."""
         target = self.file(name)
+        if target.is_dir() and not target.is_symlink():
+            other = self._split_tree(name)[1]
+            if other and not self.forced:
+                raise OutputError(f"{target} holds files jaxmusic did not write ({_describe([str(p.relative_to(target)) for p in other])}): "
+                                  "it is not replaced; move them away")
         token = next(tempfile._get_candidate_names())
         tmp = self.path / f".{name}.{token}.part"
         old = self.path / f".{name}.{token}.part.old"
         try:
             write(tmp)
+            written = {f"{name}/{p.relative_to(tmp).as_posix()}": [p.stat().st_size, p.stat().st_mtime_ns]
+                       for p in tmp.rglob("*") if p.is_file()} if tmp.is_dir() else {}
+            stale = {f for f in self._files if f.startswith(f"{name}/")}
+            for f in stale:
+                del self._files[f]
+            self._dropped |= stale - set(written)
+            self._files.update(written)  # a rename keeps sizes and times
+            self._save_marker()
             if os.path.lexists(target):
                 os.replace(target, old)
             os.replace(tmp, target)
@@ -330,19 +472,52 @@ class RunDir(os.PathLike):
                     leftover.unlink()
         return target
 
-    def remove(self, name) -> None:
-        """Delete ``name`` (a file or a folder) if it exists; only names jaxmusic wrote."""
+    def remove(self, name, *, strict: bool = True) -> list[Path]:
+        """Delete ``name`` (a file, or a folder's files) if it exists: only what jaxmusic wrote.
+
+        A folder loses the files jaxmusic wrote in it (recorded in the marker), then the
+        folders left empty. Files someone else put there are never deleted: with
+        ``strict`` (default) their presence is an `OutputError` before anything is
+        deleted; otherwise they stay, with their folders, named in a warning.
+        Returns the files kept."""
+        import warnings
+
         top = Path(name).parts[0]
         target = self.path / name
         if not os.path.lexists(target):
-            return
+            return []
         if top not in self._names:
             raise OutputError(f"{target} was not written by jaxmusic: it is never deleted; move it away "
                               "if it should go")
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
+        if not target.is_dir() or target.is_symlink():
+            if not target.is_symlink() and not self._owned(Path(name).as_posix()) and Path(name).as_posix() in self._files:
+                raise OutputError(f"{target} was changed since jaxmusic wrote it: it is not deleted; move it away")
             target.unlink()
+            self._files.pop(Path(name).as_posix(), None)
+            self._dropped.add(Path(name).as_posix())
+            self._save_marker()
+            return []
+        own, other = self._split_tree(name)
+        if other and strict:
+            raise OutputError(f"{target} holds files jaxmusic did not write "
+                              f"({_describe([str(p.relative_to(target)) for p in other])}): jaxmusic would have "
+                              "replaced this folder; move them away and run again")
+        for p in own:
+            p.unlink()
+        for d in sorted((p for p in target.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True):
+            if not any(d.iterdir()):
+                d.rmdir()
+        if not any(target.iterdir()):
+            target.rmdir()
+        gone = {p.relative_to(self.path).as_posix() for p in own}
+        for f in gone:
+            self._files.pop(f, None)
+        self._dropped |= gone
+        self._save_marker()
+        if other:
+            warnings.warn(f"kept {_describe([str(p.relative_to(self.path)) for p in other])} in {target}: "
+                          "jaxmusic did not write them, so they were not deleted", OutputWarning, stacklevel=2)
+        return other
 
     def discard_if_unused(self) -> bool:
         """Remove the folder when `claim_dir` made it and nothing but the marker is in it
@@ -375,7 +550,17 @@ class RunDir(os.PathLike):
     def _save_marker(self) -> None:
         if not self._writer:
             return
-        self._marker = dict(self._marker, names=sorted(self._names))
+        try:  # another RunDir object of this folder may have recorded names since: keep them
+            on_disk = read_marker(self.path) or {}
+        except OutputError:
+            on_disk = {}
+        self._names |= set(on_disk.get("names", []))
+        disk_files = on_disk.get("files", {})
+        disk_files = disk_files if isinstance(disk_files, dict) else {f: None for f in disk_files}
+        for f, stamp in disk_files.items():
+            if f not in self._dropped and f not in self._files:
+                self._files[f] = stamp
+        self._marker = dict(self._marker, names=sorted(self._names), files=dict(sorted(self._files.items())))
         write_json(self.path / MARKER, self._marker)
 
 
@@ -427,8 +612,20 @@ def claim_dir(path, kind: str, *, force: bool = False, legacy: Legacy | None = N
     path = check_not_input(path, inputs, what="the output folder")
     if not writer:
         return RunDir(path, kind, {"names": []}, forced=force, writer=False)
+    above = _owner(path)
+    force = force or (above is not None and above[0].forced)  # inside a folder taken with force: taken too
+    return _register(_claim(path, kind, force=force, legacy=legacy))
+
+
+def _register(run: RunDir) -> RunDir:
+    _ACTIVE[str(run.path.expanduser().resolve(strict=False))] = run
+    return run
+
+
+def _claim(path: Path, kind: str, *, force: bool, legacy: Legacy | None) -> RunDir:
     if os.path.lexists(path) and not path.is_dir():
-        raise OutputError(f"the output folder {path} exists and is not a folder; choose another path")
+        what = "is a broken link" if path.is_symlink() and not path.exists() else "exists and is not a folder"
+        raise OutputError(f"the output folder {path} {what}; choose another path")
     if not path.exists():
         path.mkdir(parents=True, exist_ok=True)
         marker = _new_marker(kind)
@@ -486,7 +683,7 @@ def replace_dir(tmp: Path, run: RunDir) -> None:
     path = run.path
     foreign = run.foreign()
     if not foreign:
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part.old", dir=path.parent))
         os.replace(path, old / "x")
         try:
             os.replace(tmp, path)

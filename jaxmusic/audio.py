@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from ._checks import AudioError, JaxMusicError, ParameterError, check_real, is_concrete
-from ._files import OutputError
+from ._files import OutputError, _written, guard
 
 __all__ = ["load", "save", "validate", "to_float"]
 
@@ -488,6 +488,7 @@ def save(
     if data.ndim == 2:
         data = data.T  # soundfile wants (samples, channels)
     mode = _file_mode(path)
+    guard(path)  # inside a folder jaxmusic owns: never over a file it did not write, and recorded
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".part")
     os.close(fd)
     try:
@@ -504,6 +505,7 @@ def save(
                 if os.path.lexists(path):
                     raise OutputError(f"{path!r} exists; pass overwrite=True to replace it") from None
                 os.replace(tmp, path)
+        _written(path)
     except JaxMusicError:
         raise
     except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as exc:

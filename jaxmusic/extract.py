@@ -28,6 +28,7 @@ import re
 import sys
 import time
 import types
+import warnings
 from pathlib import Path
 
 import jax
@@ -182,6 +183,16 @@ def _read_manifest(out: Path):
         return json.loads((out / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
+
+
+def _input_folders(dataset) -> list[Path]:
+    """The folders holding a data set's files (`Dataset.path`): an output folder may not be
+    one of them, lie inside one or hold one."""
+    paths = getattr(dataset, "path", None) if isinstance(dataset, Dataset) else None
+    if paths is None:
+        return []
+    parents = {Path(str(p)).parent for p in np.unique(np.asarray(paths, dtype=str)) if str(p)}
+    return sorted(d for d in parents if d != Path(".") and d.is_dir())
 
 
 def _is_features_folder(folder: Path) -> bool:
@@ -419,7 +430,7 @@ def extract(
             runner.compute(0, n, bar, lambda first, rows: parts.append(rows))
         return np.concatenate(parts)
 
-    run = as_run_dir(out, "features", force=force, legacy=_LEGACY)
+    run = as_run_dir(out, "features", force=force, legacy=_LEGACY, inputs=_input_folders(dataset))
     if fingerprint is None:
         fingerprint = fingerprint_dataset(dataset) + "-" + fingerprint_transform(transform) + (
             "-vmap" if vmap else "")
@@ -444,15 +455,27 @@ def _to_disk(runner: _Rows, run, dataset, *, n, n_samples, feature_shape, dtype,
                 "folder, or pass resume=False to overwrite them"
             )
         if manifest.get("complete") and (out / "features.npy").is_file():
-            if verbose:
-                tqdm.write(f"{desc or 'features'}: already complete in {out / 'features.npy'}", file=sys.stderr)
-            return np.load(out / "features.npy", mmap_mode="r", allow_pickle=False)
+            try:
+                done = np.load(out / "features.npy", mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as err:
+                done = None
+                warnings.warn(f"{out / 'features.npy'} is unreadable ({err}): the features are computed again",
+                              stacklevel=2)
+            if done is not None and done.shape == (n,) + tuple(feature_shape) and done.dtype == dtype:
+                if verbose:
+                    tqdm.write(f"{desc or 'features'}: already complete in {out / 'features.npy'}", file=sys.stderr)
+                return done
+            if done is not None:
+                warnings.warn(f"{out / 'features.npy'} holds {done.shape} {done.dtype}, not the ({n}, "
+                              f"{', '.join(map(str, feature_shape))}) {dtype} of this run: computed again",
+                              stacklevel=2)
     else:
         for stale in ("features.npy", "metadata.npz", "chunks"):
             if run.owns(stale):
-                run.remove(stale)
+                run.remove(stale, strict=False)
         manifest = None
     run.remove_partials()
+    run.record("features.npy")  # before any work: refused now if someone else's file stands there
     manifest = dict(
         format=_FORMAT, version=_VERSION, fingerprint=fingerprint, n=n, samples=n_samples,
         chunk_size=chunk_size, feature_shape=list(feature_shape), dtype=dtype.str, complete=False,
@@ -494,5 +517,5 @@ def _to_disk(runner: _Rows, run, dataset, *, n, n_samples, feature_shape, dtype,
         save_npz(run / "metadata.npz", **dataset.metadata(), sr=np.int64(dataset.sr))
     manifest["complete"] = True
     write_json(run / "manifest.json", manifest)
-    run.remove("chunks")
+    run.remove("chunks", strict=False)  # a file someone put in chunks/ stays (with a warning)
     return np.load(target, mmap_mode="r", allow_pickle=False)

@@ -11,7 +11,6 @@ or taken, with the user's file intact; everything they write afterwards goes thr
 import json
 import os
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -323,8 +322,15 @@ def test_an_output_file_is_never_an_input_nor_a_file_jaxmusic_did_not_write(tmp_
     assert "out.png exists" in capsys.readouterr().err and side.read_bytes() == PRECIOUS
     assert not (tmp_path / "out.wav").exists()
     if command == "hybridize":
+        page = tmp_path / "out.html"  # the listening page follows the same rule
+        page.write_bytes(PRECIOUS)
+        side.unlink()
+        assert main(argv + ["-o", str(tmp_path / "out.wav")]) == 2
+        assert "out.html exists" in capsys.readouterr().err and page.read_bytes() == PRECIOUS
+        side.write_bytes(PRECIOUS)
         assert main(argv + ["-o", str(tmp_path / "out.wav"), "--force"]) == 0
         assert side.read_bytes() != PRECIOUS and sf.info(str(tmp_path / "out.wav")).samplerate == SR
+        assert 'src="out.wav"' in page.read_text()
         assert main(argv + ["-o", str(tmp_path / "out.wav")]) == 2  # now it exists: refused again
         assert "out.wav exists" in capsys.readouterr().err
     assert src.read_bytes() == original
@@ -344,9 +350,83 @@ def test_a_run_written_before_folder_markers_is_resumed_not_refused(tmp_path, so
     assert main(argv) == 0
     markers = list(out.rglob(MARKER))
     assert len(markers) >= 2  # the run's and its features' folders
-    for m in markers:  # as an earlier jaxmusic left it
+    for m in markers:  # as an earlier jaxmusic left it (no markers, no listening page)
         m.unlink()
+    (out / "index.html").unlink()
     capsys.readouterr()
     assert main(argv) == 0
     assert "already complete" in capsys.readouterr().out
     assert json.loads((out / MARKER).read_text())["adopted"] is True
+
+
+def test_files_someone_put_inside_jaxmusic_subfolders_survive(tmp_path, source, capsys):
+    # inside chunks/ (deleted at the end of an extraction): the user's file stays, named in a warning
+    f = lambda x: jnp.abs(jnp.fft.rfft(x))[:8]
+    ds = toy_dataset()
+    (tmp_path / "feat" / "chunks").mkdir(parents=True)
+    (tmp_path / "feat" / "chunks" / "keep.txt").write_bytes(PRECIOUS)
+    with pytest.warns(files_mod.OutputWarning, match="keep.txt"):
+        jaxmusic.features.extract(ds, f, out=tmp_path / "feat", progress=False, force=True)
+    assert (tmp_path / "feat" / "chunks" / "keep.txt").read_bytes() == PRECIOUS
+    assert not [p for p in (tmp_path / "feat" / "chunks").iterdir() if p.suffix == ".npy"]
+    # a file of a name jaxmusic writes, below a folder it owns: refused without --force
+    argv = ["recognition", "--data", str(source[0]), "--split", "random", "--features", "mfcc", "--classifiers",
+            "knn", "--models", "none", "--sr", str(SR), "--no-progress", "--out", str(tmp_path / "rec")]
+    assert main(argv) == 0
+    mine = tmp_path / "rec" / "confusion" / "mfcc-knn.png"
+    mine.unlink()
+    mine.write_bytes(PRECIOUS)
+    (tmp_path / "rec" / "parts" / "mfcc__knn__random-0__0.json").unlink()  # so that the row is written again
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert f"{mine} exists and jaxmusic did not write it" in capsys.readouterr().err
+    assert mine.read_bytes() == PRECIOUS
+    # inside model/ (replaced when a model is trained again): refused before any training
+    model = tmp_path / "ae"
+    kw = dict(sr=SR, n_fft=128, hop_length=32, encoder=(8,), latent=4, decoder=(8,), seq_len=4, progress=False,
+              out=model)
+    jaxmusic.synthesis.train_autoencoder([tone()], steps=2, **kw)
+    (model / "model" / "mine.txt").write_bytes(PRECIOUS)
+    with pytest.raises(OutputError, match="model holds files jaxmusic did not write .*mine.txt"):
+        jaxmusic.synthesis.train_autoencoder([tone()], steps=4, **kw)
+    assert (model / "model" / "mine.txt").read_bytes() == PRECIOUS
+
+
+def test_force_on_a_folder_reaches_the_folders_jaxmusic_makes_inside_it(tmp_path, source):
+    out = tmp_path / "mine"
+    (out / "features" / "mfcc").mkdir(parents=True)
+    (out / "features" / "mfcc" / "notes.txt").write_bytes(PRECIOUS)
+    argv = ["recognition", "--data", str(source[0]), "--split", "random", "--features", "mfcc", "--classifiers",
+            "knn", "--models", "none", "--sr", str(SR), "--no-progress", "--out", str(out)]
+    assert main(argv) == 2  # not jaxmusic's folder
+    assert main(argv + ["--force"]) == 0  # --force takes the folder and the ones below it
+    assert (out / "features" / "mfcc" / "notes.txt").read_bytes() == PRECIOUS
+    assert (out / "features" / "mfcc" / "features.npy").is_file()
+
+
+def test_extract_never_writes_into_the_folders_of_its_data(tmp_path, source):
+    ds = data.load_folder(source[0], sr=SR)
+    f = lambda x: jnp.abs(jnp.fft.rfft(x))[:8]
+    for out in (source[0], source[0] / "a", source[0] / "a" / "feat", source[0].parent):
+        with pytest.raises(OutputError, match="input"):
+            jaxmusic.features.extract(ds, f, out=out, progress=False, force=True)
+    assert not list(source[0].rglob(MARKER))
+
+
+def test_ctrl_c_while_jax_compiles_exits_130_with_what_was_kept(tmp_path):
+    # SIGINT lands while XLA compiles k-means for k=16 in its threads: the command says what it kept
+    # and exits 130, without a traceback and without crashing in the interpreter's teardown (which
+    # it did, with SIGSEGV, while a compile thread was still running)
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "jaxmusic.cli", "--no-compile-cache", "experiment", "kmeans",
+                             "--quick", "--out", str(tmp_path / "km")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # k=8 is done: k=16 compiles next
+    assert line.startswith("k=8"), line + proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "jaxmusic: interrupted; the results in" in err and "Traceback" not in err

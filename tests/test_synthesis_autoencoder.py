@@ -1,12 +1,10 @@
 """jaxmusic.models.STFTAutoencoder and jaxmusic.synthesis.autoencoder: training, transfer, morphing."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp

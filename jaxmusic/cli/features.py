@@ -201,6 +201,10 @@ def run_features(args) -> int:
     from .._files import claim_dir
     from ..extract import _LEGACY, extract
 
+    if args.audio_cache is not None and Path(args.audio_cache).expanduser().resolve() == \
+            Path(args.out).expanduser().resolve():
+        raise ParameterError(f"--audio-cache and --out name the same folder ({args.out}): the decoded audio and "
+                             "the features are two folders; pick another for one of them")
     kind, colon, rest = args.data.partition(":")
     data_path = rest if colon and kind in ("folder", "nsynth", "saved") else (args.data if not colon else None)
     out = claim_dir(args.out, "features", force=args.force, legacy=_LEGACY,

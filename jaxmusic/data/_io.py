@@ -181,7 +181,7 @@ def load_rows(
         audio = np.zeros((len(good), n_samples), dtype=np.float32)
         tmp = None
     else:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
         audio = np.lib.format.open_memmap(
             tmp / "audio.npy", mode="w+", dtype=np.float32, shape=(len(good), n_samples)
         )

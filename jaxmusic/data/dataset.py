@@ -303,7 +303,7 @@ class Dataset:
         run = claim_dataset_dir(path, force=force)
         if (run.path / "dataset.json").exists() and not overwrite:
             raise OutputError(f"{run.path} holds a saved data set; pass overwrite=True to replace it")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run.path.name}.", dir=run.path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{run.path.name}.", suffix=".part", dir=run.path.parent))
         try:
             out = np.lib.format.open_memmap(
                 tmp / "audio.npy", mode="w+", dtype=np.float32, shape=self.audio.shape

@@ -4,7 +4,8 @@
 method          what the output ``C`` takes from the source ``A`` and the targets ``B``
 =============== ==================================================================
 ``envelope``    ``A``'s fine structure and phase under ``B``'s cepstral spectral
-                envelope (`envelope_hybrid`); as long as the longer input.
+                envelope (`envelope_hybrid`); as long as the longer input (several
+                targets are joined, then cut to ``A``'s length).
 ``mosaic``      ``A``'s frames replaced by their nearest ``B`` frames in MFCC space
                 (`mosaic`; every target joins the corpus); as long as ``A``.
 ``sinusoidal``  a morph: partial frequencies interpolated on a log scale and
@@ -129,7 +130,10 @@ def hybridize(source: Any, targets: Any, *, method: str = "envelope", sr: int | 
         from .sinusoidal import sinusoidal_morph as fn
     _check_options(method, fn, options)
     if method == "envelope":
-        out = fn(src, np.concatenate(tgt), sr=sr, **options)
+        # several donors are joined; the result keeps the source's length (a melody of 45 notes as
+        # the donor of a one-second note gives one second, the envelopes of its first notes)
+        donor = np.concatenate(tgt)
+        out = fn(src, donor[: max(len(src), n_fft)] if len(tgt) > 1 else donor, sr=sr, **options)
     elif method == "mosaic":
         out = fn(src, tgt, sr=sr, **options)
     else:

@@ -18,6 +18,7 @@ import importlib
 from . import audio, data, features, fourier, geometry
 from ._checks import AudioError, JaxMusicError, JaxMusicWarning, NonFiniteError, ParameterError, checked
 from ._files import Interrupted, OutputError
+from .compile_cache import enable_compile_cache
 from .data.dataset import DatasetError
 from .scattering.jtfs import TimeFrequencyScattering
 from .scattering.spiral import SpiralScattering
@@ -35,6 +36,7 @@ __all__ = [
     "DatasetError",
     "OutputError",
     "Interrupted",
+    "enable_compile_cache",
     "Scattering1D",
     "SpiralScattering",
     "TimeFrequencyScattering",

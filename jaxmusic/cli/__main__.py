@@ -1,7 +1,5 @@
 """``python -m jaxmusic.cli``: the ``jaxmusic`` command."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()

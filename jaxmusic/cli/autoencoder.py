@@ -27,6 +27,7 @@ def add_train_autoencoder_subcommand(sub) -> argparse.ArgumentParser:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("audio", nargs="+", help="audio files, folders of them, or gm8:CLASS (built-in notes)")
     p.add_argument("--out", required=True, help="model folder (a rerun resumes an interrupted training)")
+    p.add_argument("--logdir", default=None, help="TensorBoard log folder (curves, and audio at the end; may be --out)")
     p.add_argument("--sr", type=int, default=16000)
     p.add_argument("--n-fft", type=int, default=1024)
     p.add_argument("--hop-length", type=int, default=256)
@@ -59,7 +60,8 @@ def run_train_autoencoder(args) -> int:
         [y for _, y in inputs], sr=args.sr, n_fft=args.n_fft, hop_length=args.hop_length, context=args.context,
         lstm=not args.no_lstm, log=not args.linear, encoder=(args.hidden,), latent=args.latent,
         decoder=(args.hidden,), seq_len=args.seq_len, steps=args.steps, batch_size=args.batch_size,
-        learning_rate=args.lr, eval_every=args.eval_every, seed=args.seed, out=out, progress=not args.quiet)
+        learning_rate=args.lr, eval_every=args.eval_every, seed=args.seed, out=out, logdir=args.logdir,
+        progress=not args.quiet)
     name, y = inputs[0]
     rec = fit_peak(reconstruct(ae, y), name="reconstruction")
     save(out / "reconstruction.wav", rec, ae.config.sr, overwrite=True)
@@ -76,4 +78,7 @@ def run_train_autoencoder(args) -> int:
         line += ((f", validation loss {info['val_loss']:.4g}" if info.get("val_loss") is not None else "")
                  + f" ({info['sequences']} sequences); model in {out}")
     print(line)
+    from ..report import write_report
+
+    print(f"listening page: {write_report(out)}")
     return 0

@@ -8,7 +8,10 @@ __all__ = ["add_demo_subcommand"]
 def _run(args) -> int:
     from ..experiments.demo import run_demo
 
+    from ..report import write_report
+
     run_demo(args.out, instrument=args.instrument, pitch=args.pitch, force=args.force)
+    print(f"listening page: {write_report(args.out)}")
     return 0
 
 

@@ -66,5 +66,8 @@ def run_experiment(args) -> int:
     out = args.out or f"runs/{args.name}"
     kwargs = {"quick": True} if args.quick and "quick" in inspect.signature(fn).parameters else {}
     fn(out, force=args.force, **kwargs)
-    print(f"jaxmusic experiment {args.name}: figures and numbers in {out}")
+    from ..report import write_report
+
+    page = write_report(out)
+    print(f"jaxmusic experiment {args.name}: figures and numbers in {out}; listening page {page}")
     return 0

@@ -1,8 +1,8 @@
 """The ``jaxmusic hybridize`` sub-command: cross-synthesis of two sounds.
 
 Parses its arguments and calls `jaxmusic.synthesis.hybridize`; writes the output
-(scaled down with a warning if it would clip) and a spectrogram figure of
-source, target and output beside it (``OUT.png``).
+(scaled down with a warning if it would clip), a spectrogram figure of source,
+target and output beside it (``OUT.png``) and a listening page (``OUT.html``).
 
 Examples
 --------
@@ -44,7 +44,7 @@ def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="training steps when the autoencoder is trained here")
     p.add_argument("-p", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, e.g. -p n_fft=1024 -p n_coeffs=30 -p k=3")
-    add_force(p, "OUT and OUT.png")
+    add_force(p, "OUT, OUT.png and OUT.html")
     p.set_defaults(func=run_hybridize)
     return p
 
@@ -52,8 +52,6 @@ def add_hybridize_subcommand(sub) -> argparse.ArgumentParser:
 def run_hybridize(args) -> int:
     from .._checks import ParameterError
     from .._files import check_output_file
-    from ..audio import save
-    from ..plot import figure_spectrograms
     from ..synthesis._common import fit_peak, read_inputs
     from ..synthesis.hybridize import default_model_folder, hybridize, method_options
 
@@ -62,6 +60,8 @@ def run_hybridize(args) -> int:
     output = check_output_file(args.output, inputs=inputs, overwrite=args.force)
     figure = check_output_file(output.with_suffix(".png"), inputs=inputs, overwrite=args.force,
                                what="the spectrogram figure")
+    page = check_output_file(output.with_suffix(".html"), inputs=inputs, overwrite=args.force,
+                             what="the listening page")
     options = method_options(args.option)
     if args.model is not None and args.method not in ("autoencoder", "wavenet"):
         raise ParameterError(f"--model is for --method autoencoder or wavenet, not {args.method}")
@@ -83,7 +83,10 @@ def run_hybridize(args) -> int:
         sr = model.config.sr
     elif args.method == "autoencoder":
         sr = args.sr or 16000
-        options = {"out": default_model_folder(args.output), "steps": args.steps, "force": args.force, **options}
+        from .._files import check_not_input
+
+        folder = check_not_input(default_model_folder(args.output), inputs, what="the autoencoder's folder")
+        options = {"out": folder, "steps": args.steps, "force": args.force, **options}
     else:
         sr = args.sr or 22050
     if not args.targets and model is None:
@@ -94,12 +97,34 @@ def run_hybridize(args) -> int:
                             alpha=args.alpha, **options)
     out = fit_peak(out, name="the output")
     output.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        _write_outputs(args, output, figure, page, out, out_sr, source, targets, name, written)
+    except KeyboardInterrupt as err:
+        from .._files import Interrupted
+
+        done = ", ".join(map(str, written)) or "nothing"
+        raise Interrupted(f"hybridize: interrupted while writing its outputs: {done} written; rerun with --force "
+                          "to write them all again") from err
+    print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz), {figure} and {page} (the listening page)")
+    return 0
+
+
+def _write_outputs(args, output, figure, page, out, out_sr, source, targets, name, written) -> None:
+    """OUT.wav, OUT.png and OUT.html, in that order, each written whole (``written`` lists them as they land)."""
+    from ..audio import save
+    from ..plot import figure_spectrograms
+    from ..report import write_output_report
+
     save(output, out, out_sr, overwrite=args.force)
+    written.append(output)
     panels = {f"source ({Path(name).name})": source}
     if targets:
         more = f", first of {len(targets)} target files" if len(targets) > 1 else ""
         panels[f"target ({Path(targets[0][0]).name}{more})"] = targets[0][1]
     panels[f"output ({args.method})"] = out
     figure_spectrograms(panels, out_sr, figure, title=f"jaxmusic hybridize --method {args.method}")
-    print(f"wrote {output} ({len(out) / out_sr:.2f} s at {out_sr} Hz) and {figure}")
-    return 0
+    written.append(figure)
+    write_output_report(output, figure, title=f"jaxmusic hybridize --method {args.method}: {output.name}",
+                        inputs=[args.source, *args.targets], overwrite=args.force)
+    written.append(page)

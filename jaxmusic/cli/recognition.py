@@ -31,8 +31,11 @@ def _run(args) -> int:
         families=args.families, steps=args.steps,
         split=args.split, features=_names(args.features), classifiers=_names(args.classifiers),
         models=_names(args.models), seeds=args.seeds, quick=args.quick, skip_bad_files=args.skip_bad_files,
-        sr=args.sr, duration=args.duration, progress=not args.no_progress, force=args.force,
+        sr=args.sr, duration=args.duration, progress=not args.no_progress, force=args.force, logdir=args.logdir,
     )
+    from ..report import write_report
+
+    print(f"listening page: {write_report(args.out)}")
     return 0
 
 
@@ -67,6 +70,7 @@ def add_recognition_subcommand(sub) -> None:
     r.add_argument("--duration", type=float, default=None, help="seconds per note for folders (default longest)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument("--out", default="runs/recognition", help="output folder (default runs/recognition)")
+    r.add_argument("--logdir", default=None, help="TensorBoard log folder: one run per network trained")
     r.add_argument("--force", action="store_true",
                    help="write into an existing --out that jaxmusic did not write (only its own names are replaced)")
     r.set_defaults(func=_run)

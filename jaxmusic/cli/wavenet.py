@@ -29,6 +29,7 @@ def _training_options(p):
     from ..models.wavenet import WAVENET_PRESETS
 
     p.add_argument("--out", required=True, help="model folder (a rerun resumes an interrupted training)")
+    p.add_argument("--logdir", default=None, help="TensorBoard log folder (curves, and audio at the end; may be --out)")
     p.add_argument("--preset", choices=sorted(WAVENET_PRESETS), default="tiny",
                    help="tiny: 8 kHz, 2 x 8 layers (CPU, minutes); nsynth: the paper's 16 kHz model (GPU/TPU)")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
@@ -68,7 +69,7 @@ def add_wavenet_subcommands(sub) -> None:
     p.add_argument("--to", default=None, help="target domain (name or index) of a translator")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: most likely sample)")
     p.add_argument("--seed", type=int, default=0)
-    add_force(p, "OUT and OUT.png")
+    add_force(p, "OUT, OUT.png and OUT.html")
     p.set_defaults(func=run_translate)
 
 
@@ -132,13 +133,16 @@ def run_train_wavenet(args) -> int:
     inputs = read_inputs(args.audio, sr=sr)
     wm = train_wavenet([y for _, y in inputs], config=cfg, crop=args.crop, steps=args.steps,
                        batch_size=args.batch_size, learning_rate=args.lr, eval_every=args.eval_every,
-                       seed=args.seed, out=out, progress=not args.quiet)
+                       seed=args.seed, out=out, logdir=args.logdir, progress=not args.quiet)
     name, y = inputs[0]
     y = y[:sr]  # a second of it
     if not args.no_sample:
         _write(out, "reconstruction", {f"input ({Path(name).name})": y}, reconstruct(wm, y), sr,
                "WaveNet autoencoder: a training sound, encoded and generated back")
     _report(wm, out)
+    from ..report import write_report
+
+    print(f"listening page: {write_report(out)}")
     return 0
 
 
@@ -159,13 +163,16 @@ def run_train_translator(args) -> int:
     wm = train_translator({n: [y for _, y in d] for n, d in zip(names, domains)}, config=cfg,
                           crop=args.crop, steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                           lambda_=args.lambda_, augment=not args.no_augment, eval_every=args.eval_every,
-                          seed=args.seed, out=out, progress=not args.quiet)
+                          seed=args.seed, out=out, logdir=args.logdir, progress=not args.quiet)
     name, y = domains[0][0]
     y = y[:sr]  # a second of it
     if not args.no_sample:
         _write(out, "translation", {f"input ({names[0]}: {Path(name).name})": y}, translate(wm, y, 1), sr,
                f"universal music translator: {names[0]} -> {names[1]}")
     _report(wm, out)
+    from ..report import write_report
+
+    print(f"listening page: {write_report(out)}")
     return 0
 
 
@@ -179,6 +186,8 @@ def run_translate(args) -> int:
     output = check_output_file(args.output, inputs=inputs, overwrite=args.force)
     figure = check_output_file(output.with_suffix(".png"), inputs=inputs, overwrite=args.force,
                                what="the spectrogram figure")
+    page = check_output_file(output.with_suffix(".html"), inputs=inputs, overwrite=args.force,
+                             what="the listening page")
     wm = load_wavenet(args.model)
     name, y = read_inputs([args.input], sr=wm.sr)[0]
     if wm.kind == "translator":
@@ -201,5 +210,10 @@ def run_translate(args) -> int:
     save(output, out, wm.sr, overwrite=args.force)
     figure_spectrograms({f"input ({Path(name).name})": y, label: out}, wm.sr, figure,
                         title=f"jaxmusic translate ({wm.kind})")
-    print(f"wrote {output} ({len(out) / wm.sr:.2f} s at {wm.sr} Hz, {label}) and {figure}")
+    from ..report import write_output_report
+
+    write_output_report(output, figure, title=f"jaxmusic translate ({label}): {output.name}",
+                        inputs=[args.input], overwrite=args.force)
+    print(f"wrote {output} ({len(out) / wm.sr:.2f} s at {wm.sr} Hz, {label}), {figure} and {page} "
+          "(the listening page)")
     return 0

@@ -169,6 +169,17 @@ def run_timbre_transfer(out, *, quick: bool = False, train_classes: Sequence[str
                                                               hop_length=256)
     figure_spectrograms(panels, SR, out / "comparison.png", n_fft=1024, hop_length=256,
                         title=f"timbre transfer to {main_cls}: input, target and every method")
+    # the same melody through every method, to listen to (audio/<method>.wav; the listening page
+    # puts each beside its method's pitch test)
+    from ..audio import save
+    from ..synthesis._common import fit_peak
+
+    audio_dir = out / "audio"
+    audio_dir.mkdir(exist_ok=True)
+    for name, signal in panels.items():
+        stem = name.split(" (")[0].replace(" ", "-")
+        save(audio_dir / f"{stem}.wav", fit_peak(np.asarray(signal, np.float32), name=name), SR,
+             overwrite=True)
     _figure_summary(pitch, recon, band, out / "summary.png", main_cls=main_cls)
 
     settings = {"sr": SR, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in sizes.items()},

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import Legacy, as_run_dir, write_json
+from .._files import Legacy, as_run_dir, read_json, write_json
 from ..fourier import istft, stft
 from ._common import prepare, repeat_to, training_signals
 
@@ -308,6 +308,7 @@ def train_autoencoder(
     eval_every: int | None = None,
     seed: int = 0,
     out=None,
+    logdir=None,
     mesh=None,
     progress: bool = True,
     force: bool = False,
@@ -342,6 +343,12 @@ def train_autoencoder(
         config is refused), ``metrics.json`` and ``curves.png``. The folder is
         jaxmusic's (marker ``.jaxmusic.json``): an existing folder jaxmusic did not
         write is refused.
+    logdir : str or path-like, optional
+        TensorBoard log folder (`jaxmusic.train.minimize`'s ``logdir``: the
+        losses, learning rate and examples per second at every evaluation), and
+        at the end of training ``audio/input`` (the first 3 s of the first
+        training sound) and ``audio/reconstruction`` (the same through the
+        model). It may be ``out`` itself.
     force : bool
         Train into an existing folder that jaxmusic did not write (only the
         names above are written there; nothing else is touched).
@@ -369,7 +376,11 @@ def train_autoencoder(
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     out = as_run_dir(out, "autoencoder", force=force, legacy=_LEGACY)
     if out is not None and out.owns(_CONFIG) and (out.path / _CONFIG).is_file():
-        saved = AutoencoderConfig.from_json(json.loads((out.path / _CONFIG).read_text())["config"])
+        try:
+            saved = AutoencoderConfig.from_json(read_json(out.path / _CONFIG, what="this model folder")["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ParameterError(f"{out.path / _CONFIG} is not an autoencoder description ({err}): move it away "
+                                 "or choose another folder") from err
         if saved != cfg:
             diff = [f"{f.name}={getattr(saved, f.name)!r} there, {getattr(cfg, f.name)!r} here"
                     for f in dataclasses.fields(cfg) if getattr(saved, f.name) != getattr(cfg, f.name)]
@@ -388,16 +399,25 @@ def train_autoencoder(
         raise ParameterError("patience (early stopping) needs validation sequences: use val_fraction > 0 "
                              f"(got {val_fraction}) and more than one sequence (got {len(x)})")
     batch_size = min(check_int("batch_size", batch_size, min=1), max(1, len(tr_idx)))
+    from ..train.logs import SummaryLog, log_folder
+
+    log_dir = log_folder(logdir, out=out, force=force, writer=jax.process_index() == 0)
     result = train.minimize(
         model, x[tr_idx], t[tr_idx], val=(x[val_idx], t[val_idx]) if n_val else None,
         learning_rate=learning_rate, batch_size=batch_size, steps=steps, eval_every=eval_every, patience=patience,
         seed=seed, checkpoint_dir=None if out is None else out / "checkpoints", mesh=mesh, out=out,
-        progress=progress, desc="autoencoder")
+        progress=progress, desc="autoencoder", logdir=log_dir)
     last = result.history[-1] if result.history else {}
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step, train_loss=last.get("train_loss"),
                 val_loss=last.get("val_loss"), seconds=result.seconds, resumed_from=result.resumed_from,
                 steps_run=result.steps_run)
     ae = TimbreAutoencoder(model=model, config=cfg, info=info)
+    if log_dir is not None and jax.process_index() == 0:  # TensorBoard: a training sound and its reconstruction
+        with SummaryLog(log_dir) as log:
+            if not log.has("audio/reconstruction", result.steps):
+                clip = np.asarray(signals[0][:3 * cfg.sr], np.float32)
+                log.audio({"audio/input": clip, "audio/reconstruction": reconstruct(ae, clip)}, sr=cfg.sr,
+                          step=result.steps)
     if out is not None:
         save_autoencoder(ae, out)
     return ae

@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .._checks import ParameterError, check_int, check_real
-from .._files import Legacy, as_run_dir, write_json
+from .._files import Legacy, as_run_dir, read_json, write_json
 from ._common import prepare, training_signals
 
 __all__ = [
@@ -171,7 +171,9 @@ def _check_folder(out, kind: str, cfg, extra: dict):
     f = out.path / _CONFIG
     if not out.owns(_CONFIG) or not f.is_file():
         return
-    saved = json.loads(f.read_text())
+    saved = read_json(f, what="this model folder")
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise ParameterError(f"{f} is not a WaveNet model description: move it away or choose another folder")
     diff = []
     if saved.get("kind") != kind:
         diff.append(f"kind={saved.get('kind')!r} there, {kind!r} here")
@@ -225,6 +227,7 @@ def train_wavenet(
     eval_every: int | None = None,
     seed: int = 0,
     out=None,
+    logdir=None,
     mesh=None,
     progress: bool = True,
     force: bool = False,
@@ -249,6 +252,12 @@ def train_wavenet(
         resumes; another configuration is refused), ``metrics.json``, ``curves.png``.
         The folder is jaxmusic's (marker ``.jaxmusic.json``): an existing folder
         jaxmusic did not write is refused unless ``force``.
+    logdir : path, optional
+        TensorBoard log folder (`jaxmusic.train.minimize`'s ``logdir``: losses,
+        learning rate, examples per second at every evaluation), and at the end
+        ``audio/input`` (the first 2 s of the first training sound) and
+        ``audio/reconstruction`` (the model's most likely next sample at every
+        step, given the true past: one pass, no generation). It may be ``out``.
     force : bool
         Train into an existing folder that jaxmusic did not write (only the names
         above are written there; nothing else is touched).
@@ -265,7 +274,8 @@ def train_wavenet(
     cfg = _config(preset, config)
     crop = _crop_length(crop, cfg)
     val_fraction = check_real("val_fraction", val_fraction, min=0.0, max=0.5)
-    x = _crops(training_signals(audio, sr=cfg.sr)[0], crop)
+    signals = training_signals(audio, sr=cfg.sr)[0]
+    x = _crops(signals, crop)
     if not len(x):
         raise ParameterError("the training audio is silent: no crop reaches an RMS of 1e-3")
     tr, va = _split(len(x), val_fraction, seed)
@@ -282,16 +292,18 @@ def train_wavenet(
     q = np.asarray(jax.jit(_classes)(x))
     model = WaveNetAutoencoder(config=cfg, rngs=nnx.Rngs(seed))
     batch_size = min(check_int("batch_size", batch_size, min=1), len(tr))
+    log_dir = _log_folder(logdir, out, force)
     result = train.minimize(
         model, x[tr], q[tr], loss=wavenet_loss, val=(x[va], q[va]) if len(va) else None,
         learning_rate=learning_rate, batch_size=batch_size, steps=steps, eval_every=eval_every, patience=patience,
         seed=seed, checkpoint_dir=None if out is None else out / "checkpoints", mesh=mesh, out=out,
-        progress=progress, desc="wavenet")
+        progress=progress, desc="wavenet", logdir=log_dir)
     last = result.history[-1] if result.history else {}
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step,
                 train_loss=last.get("train_loss"), val_loss=last.get("val_loss"), seconds=result.seconds,
                 resumed_from=result.resumed_from, steps_run=result.steps_run)
     wm = WaveNetModel(model=model, kind="autoencoder", info=info)
+    _log_audio(log_dir, wm, signals[0], step=result.steps)
     if out is not None:
         save_wavenet(wm, out, crop=crop)
     return wm
@@ -436,6 +448,7 @@ def train_translator(
     eval_every: int | None = None,
     seed: int = 0,
     out=None,
+    logdir=None,
     mesh=None,
     progress: bool = True,
     force: bool = False,
@@ -449,8 +462,9 @@ def train_translator(
     names : sequence of str, optional
         Domain names (default: the mapping's keys, or ``"domain 0"``, ...).
     preset, config, crop, steps, batch_size, learning_rate, val_fraction, patience, eval_every,
-    seed, out, mesh, progress, force
-        As in `train_wavenet`; a step takes ``batch_size`` crops of one domain.
+    seed, out, logdir, mesh, progress, force
+        As in `train_wavenet`; a step takes ``batch_size`` crops of one domain (the
+        audio summaries: the first domain's first sound through its decoder).
     lambda_ : float
         Weight of the domain-confusion term (the paper's 1e-2).
     augment : bool
@@ -477,9 +491,12 @@ def train_translator(
     lambda_ = check_real("lambda_", lambda_, min=0.0)
     val_fraction = check_real("val_fraction", val_fraction, min=0.0, max=0.5)
     domains, names = _domains(domains, names)
-    xs, ds, vx, vd = [], [], [], []
+    xs, ds, vx, vd, first = [], [], [], [], None
     for j, (audio, name) in enumerate(zip(domains, names)):
-        c = _crops(training_signals(audio, sr=cfg.sr, name=name)[0], crop)
+        signals = training_signals(audio, sr=cfg.sr, name=name)[0]
+        if first is None:
+            first = signals[0]  # the audio summaries' sound
+        c = _crops(signals, crop)
         if not len(c):
             raise ParameterError(f"the training audio of domain {name!r} is silent: no crop reaches an RMS of 1e-3")
         tr, va = _split(len(c), val_fraction, seed + j)
@@ -529,6 +546,7 @@ def train_translator(
     import time
 
     t_start = time.perf_counter()
+    log_dir = _log_folder(logdir, out_dir, force)
     result = _run(model, steps_fn, x, d, DomainSampler(d, batch_size=batch_size, seed=seed),
                   validate=validate if n_val else None, postfix=postfix,
                   run_config={"data": fingerprint(x, d), "val": fingerprint(np.concatenate(vx), np.concatenate(vd)),
@@ -537,16 +555,55 @@ def train_translator(
                   seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                   checkpoint_every=checkpoint_every, patience=patience,
                   checkpoint_dir=None if out is None else out / "checkpoints", keep=2, mesh=mesh, out=out_dir,
-                  progress=progress, desc="translator", t_start=t_start)
+                  progress=progress, desc="translator", t_start=t_start, logdir=log_dir)
     last = result.history[-1] if result.history else {}
     info.update(complete=True, steps_taken=result.steps, best_step=result.best_step,
                 train_loss=last.get("train_loss"), val_loss=last.get("val_loss"),
                 val_domain_accuracy=last.get("val_domain_accuracy"), seconds=result.seconds,
                 resumed_from=result.resumed_from, steps_run=result.steps_run)
     wm = WaveNetModel(model=model, kind="translator", domains=names, info=info)
+    _log_audio(log_dir, wm, first, step=result.steps)
     if out is not None:
         save_wavenet(wm, out, crop=crop)
     return wm
+
+
+def _log_folder(logdir, out, force):
+    """The training's TensorBoard folder (`jaxmusic.train.logs`), or None."""
+    import jax
+
+    from ..train.logs import log_folder
+
+    return log_folder(logdir, out=out, force=force, writer=jax.process_index() == 0)
+
+
+def _log_audio(log_dir, wm: WaveNetModel, y, *, step: int, seconds: float = 2.0) -> None:
+    """TensorBoard's audio summaries at the end of training: the first ``seconds`` of a
+    training sound and the model's most likely next sample at each of its steps given
+    the true past (teacher forced: one jitted pass, no sample-by-sample generation)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from ..models.wavenet import mu_law_decode
+    from ..train.logs import SummaryLog
+
+    if log_dir is None or jax.process_index() != 0:
+        return
+    with SummaryLog(log_dir) as log:
+        if log.has("audio/reconstruction", step):
+            return
+        x, n = _audio(np.clip(np.asarray(y[:int(seconds * wm.sr)]), -1, 1), "the training sound", wm, None)
+        graphdef, state = nnx.split(wm.model)
+
+        @jax.jit
+        def predicted(state, x):
+            model = nnx.merge(graphdef, state)
+            logits = model(x[None]) if wm.kind == "autoencoder" else model(x[None], 0)
+            return mu_law_decode(jnp.argmax(logits[0], axis=-1))
+
+        rec = np.asarray(predicted(state, jnp.asarray(x)))[:n]
+        log.audio({"audio/input": x[:n], "audio/reconstruction": rec}, sr=wm.sr, step=step)
 
 
 # ---------------------------------------------------------------------------------------------- use

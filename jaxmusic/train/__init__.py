@@ -12,9 +12,12 @@
 - `Checkpointer`, `model_signature`, `CheckpointError`: the checkpoints alone (a damaged
   checkpoint is set aside with a `CheckpointWarning` and the one before it used).
 - `DivergedError`: a NaN or infinite loss stops a run at the step it happened.
+- `SummaryLog`, `log_audio`, `read_scalars`: TensorBoard event files (``logdir=`` of
+  `fit` and `minimize`), written and read without TensorFlow.
 """
 
 from .checkpoint import CheckpointError, Checkpointer, CheckpointWarning, CorruptCheckpointError, model_signature
+from .logs import SummaryLog, log_audio, read_scalars
 from .loop import DivergedError, FitResult, evaluate, fit, minimize, scores
 from .mesh import DATA_AXIS, initialize, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler, ShuffleSampler
@@ -26,4 +29,5 @@ __all__ = [
     "make_mesh", "shard_batch", "replicate", "to_host", "initialize", "DATA_AXIS",
     "Checkpointer", "CheckpointError", "CorruptCheckpointError", "CheckpointWarning", "model_signature",
     "BalancedSampler", "ShuffleSampler",
+    "SummaryLog", "log_audio", "read_scalars",
 ]

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .._checks import JaxMusicError, ParameterError, check_int, check_real
 from .._files import Interrupted, Legacy, as_run_dir, write_json
 from .checkpoint import CheckpointError, Checkpointer, model_signature
+from .logs import _learning_rate_reader, open_log
 from .mesh import check_batch_size, make_mesh, replicate, shard_batch, to_host
 from .sampling import BalancedSampler, ShuffleSampler
 from .step import Steps, make_steps, to_local, zero_sums
@@ -44,6 +45,8 @@ class FitResult:
     history : list of dict
         One entry per evaluation: ``step``, ``train_loss``, ``train_accuracy``,
         and with a validation set ``val_loss``, ``val_error``, ``val_accuracy``;
+        ``learning_rate`` (the default Adam's, or the one an
+        `optax.inject_hyperparams` optimizer exposes; absent otherwise);
         ``examples_per_s`` and ``seconds`` (wall clock, not reproducible).
     best_step : int or None
         Step of the best validation error.
@@ -259,6 +262,7 @@ def fit(
     keep: int = 2,
     mesh=None,
     out=None,
+    logdir=None,
     progress: bool = True,
     desc: str = "train",
     force: bool = False,
@@ -316,6 +320,12 @@ def fit(
         ``curves.png`` (at the end). Like ``checkpoint_dir`` it is jaxmusic's
         (a ``.jaxmusic.json`` marker says so): an existing folder jaxmusic did
         not write is refused unless ``force``.
+    logdir : str or path-like, optional
+        Folder for TensorBoard event files (`jaxmusic.train.logs`; no TensorFlow
+        needed): every evaluation's entry of the history (losses, accuracy,
+        validation error, ``examples_per_s``, ``learning_rate``) at its step.
+        A jaxmusic folder of kind ``"logs"`` (or ``out`` itself); a run resumed
+        from its checkpoint appends to it, each step once. Only process 0 writes.
     progress : bool
         Show a tqdm bar (loss, accuracy, examples/s) on process 0.
     desc : str
@@ -381,7 +391,8 @@ def fit(
                             "learning_rate": learning_rate if optimizer_given is None else "optimizer"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
-                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force)
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force,
+                logdir=logdir)
 
 
 def _schedule(n, batch_size, *, val, patience, eval_every, checkpoint_every, optimizer, learning_rate, out):
@@ -474,6 +485,7 @@ def minimize(
     keep: int = 2,
     mesh=None,
     out=None,
+    logdir=None,
     progress: bool = True,
     desc: str = "train",
     force: bool = False,
@@ -501,13 +513,14 @@ def minimize(
     val : (x_val, y_val), optional
         Validation set: its loss chooses the kept parameters and stops early.
     optimizer, learning_rate, batch_size, steps, eval_every, patience, seed,
-    checkpoint_dir, checkpoint_every, keep, mesh, out, progress, desc, force
+    checkpoint_dir, checkpoint_every, keep, mesh, out, logdir, progress, desc, force
         As in `fit`; a diverging run raises `DivergedError` as in `fit`.
 
     Returns
     -------
     FitResult
-        Its history entries hold ``train_loss`` and, with ``val``, ``val_loss``.
+        Its history entries hold ``train_loss`` and, with ``val``, ``val_loss``
+        (and ``learning_rate``, ``examples_per_s``, ``seconds`` as in `fit`).
     """
     t_start = time.perf_counter()
     steps_total = check_int("steps", steps, min=1)
@@ -553,7 +566,8 @@ def minimize(
                             "loss": getattr(loss, "__name__", type(loss).__name__) if loss is not None else "mean_squared_error"},
                 seed=seed, batch_size=batch_size, steps_total=steps_total, eval_every=eval_every,
                 checkpoint_every=checkpoint_every, patience=patience, checkpoint_dir=checkpoint_dir,
-                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force)
+                keep=keep, mesh=mesh, out=out, progress=progress, desc=desc, t_start=t_start, force=force,
+                logdir=logdir)
 
 
 #: A training folder (``out=``) written before folder markers existed.
@@ -591,11 +605,12 @@ def _placement(batch, state, mesh) -> dict:
 
 def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config, seed, batch_size,
          steps_total, eval_every, checkpoint_every, patience, checkpoint_dir, keep, mesh, out, progress,
-         desc, t_start, force=False) -> FitResult:
+         desc, t_start, force=False, logdir=None) -> FitResult:
     """The loop `fit` and `minimize` share: batches from ``sampler``, the compiled
     step, evaluations every ``eval_every`` steps (``validate(state) -> (score,
     entries)``, lower is better), early stopping, checkpoints and resumption,
-    the progress bar, ``metrics.json`` and ``curves.png``.
+    the progress bar, ``metrics.json`` and ``curves.png``, and with ``logdir`` the
+    TensorBoard event files (`jaxmusic.train.logs`: each history entry at its step).
 
     A step whose loss or parameters are not finite stops the run (`DivergedError`)
     before anything of it is saved; Ctrl-C saves a checkpoint at the step reached
@@ -603,6 +618,7 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
     classify = steps_fn.n_classes is not None
     main = jax.process_index() == 0
     out = as_run_dir(out, "training", force=force, writer=main, legacy=_LEGACY)
+    log = open_log(logdir, out=out, force=force, writer=main)
     state = steps_fn.init()
     best_params = state.params
     sums = replicate(zero_sums(classify), mesh)
@@ -616,6 +632,7 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
         "n_train": int(x.shape[0]), **run_config,
         "optimizer_state": str(jax.tree_util.tree_structure(state.opt_state)),
     }
+    learning_rate = _learning_rate_reader(run_config.get("learning_rate"), state.opt_state)
 
     def same_run(record):
         saved = record.get("config", {})
@@ -645,6 +662,8 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
         tqdm.write(f"{desc}: " + (f"already complete at step {resumed_from} ({ckpt.directory})" if done else
                                   f"resuming from the checkpoint of step {resumed_from} of {steps_total} "
                                   f"({ckpt.directory})"), file=sys.stderr)
+    if log is not None:
+        log.resume(history, resumed_from=resumed_from)  # the steps logged before, each once
     train_step = _guarded(steps_fn.train, mesh)
     bad = replicate(np.int32(-1), mesh)
     step = int(to_host(state.step))
@@ -672,12 +691,16 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
                 f"(learning rate {lr}); the run stopped there and nothing of that step was saved: {where}. "
                 "Lower the learning rate, check the inputs, or clip the gradients (an optax chain)")
 
+    saving = False  # a checkpoint write in progress (a Ctrl-C there leaves Orbax's temporary folder only)
+
     def save():
-        nonlocal last_saved
+        nonlocal last_saved, saving
+        saving = True
         ckpt.save(step, {"train": state, "best": best_params, "sums": sums}, {
             "step": step, "history": history, "best_step": best_step, "bad_evals": bad_evals,
             "stopped": stopped, "best_error": None if math.isinf(best_error) else best_error,
             "config": run_config})
+        saving = False
         last_saved = step
 
     try:
@@ -719,9 +742,14 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
                     else:
                         bad_evals += 1
                         stopped = patience is not None and bad_evals >= patience
+                if learning_rate is not None:
+                    entry["learning_rate"] = learning_rate(state.opt_state)
                 entry["examples_per_s"] = (step - step_mark) * batch_size / max(now - t_mark, 1e-9)
                 entry["seconds"] = now - t_start
                 history.append(entry)
+                if log is not None:
+                    log.scalars(entry)
+                    log.flush()
                 t_mark, step_mark = now, step
                 sums = replicate(zero_sums(classify), mesh)
                 clean = True
@@ -733,7 +761,7 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
     except KeyboardInterrupt as err:
         kept = "no checkpoint folder was given, so nothing was kept"
         if ckpt is not None:
-            if clean and jax.process_count() == 1 and step != last_saved and int(to_host(bad)) < 0:
+            if clean and not saving and jax.process_count() == 1 and step != last_saved and int(to_host(bad)) < 0:
                 try:
                     step = int(to_host(state.step))
                     save()
@@ -741,13 +769,17 @@ def _run(model, steps_fn: Steps, x, y, sampler, *, validate, postfix, run_config
                     pass
             kept = (f"the last checkpoint is step {last_saved} in {ckpt.directory}; call again with the same "
                     "arguments (or rerun the same command) to resume" if last_saved is not None
-                    else f"no checkpoint was written yet in {ckpt.directory}")
+                    else f"no checkpoint was complete yet in {ckpt.directory}")
         write_metrics()
-        raise Interrupted(f"{desc}: interrupted at step {step} of {steps_total}; {kept}") from err
+        when = (f"at step {step} of {steps_total}" if step < steps_total else
+                f"after its last step ({steps_total}), {'while' if saving else 'before'} its checkpoint was written")
+        raise Interrupted(f"{desc}: interrupted {when}; {kept}") from err
     finally:
         bar.close()
         if ckpt is not None:
             ckpt.close()
+        if log is not None:
+            log.close()
 
     final = best_params if (validate is not None and best_step is not None) else state.params
     nnx.update(model, to_local(final), to_local(state.mutable))

@@ -59,3 +59,15 @@ def test_scalogram_is_first_order_scattering_at_small_T():
 def test_scalogram_bad_input(y, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         features.scalogram(jnp.asarray(y) if np.ndim(y) else y, **kwargs)
+
+
+def test_experiment_list_says_how_long_each_takes(capsys):
+    from jaxmusic.cli import main
+    from jaxmusic.cli.experiment import DURATIONS, EXPERIMENTS
+
+    assert set(DURATIONS) == set(EXPERIMENTS)  # every experiment has its measured times
+    assert main(["experiment", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert {line.split()[0] for line in lines} == set(EXPERIMENTS)
+    timbre = next(line for line in lines if line.startswith("timbre"))
+    assert "52 s" in timbre and "25 min" in timbre

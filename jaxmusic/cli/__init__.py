@@ -9,6 +9,7 @@ arguments and calling one library function.
 - ``jaxmusic train-wavenet``, ``train-translator``, ``translate``: WaveNet autoencoders and
   the universal music translator (`jaxmusic.synthesis.wavenet`).
 - ``jaxmusic demo``: features of one built-in note.
+- ``jaxmusic report``: the listening page of a run folder (`jaxmusic.report`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,15 @@ EXPERIMENTS = {
 }
 
 
+#: name -> (quick, full): wall time of a first run (no compilation cache) on a 2-core CPU,
+#: measured 2026-12-07 (timbre and translation full: the README's runs)
+DURATIONS = {
+    "helix": ("4 s", "4 s"), "kmeans": ("7 s", "7 s"), "linearization": ("8 s", "9 s"),
+    "transposition": ("10 s", "1 min"), "properties": ("19 s", "26 s"), "inversion": ("19 s", "67 s"),
+    "style": ("35 s", "2.2 min"), "timbre": ("52 s", "25 min"), "translation": ("79 s", "28 min"),
+}
+
+
 def add_experiment_subcommand(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="run one of the seed's experiments on built-in data",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,8 +65,10 @@ def run_experiment(args) -> int:
     from .._checks import ParameterError
 
     if args.list or args.name is None:
+        print(f"{'name':14s} {'--quick':>8s} {'full':>8s}  what (times: a first run on a 2-core CPU)")
         for name, (_, _, what) in sorted(EXPERIMENTS.items()):
-            print(f"{name:14s} {what}")
+            quick, full = DURATIONS.get(name, ("?", "?"))
+            print(f"{name:14s} {quick:>8s} {full:>8s}  {what}")
         if args.name is None and not args.list:
             raise ParameterError("name an experiment: jaxmusic experiment NAME (see --list)")
         return 0

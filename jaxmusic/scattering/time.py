@@ -72,6 +72,8 @@ class _Group:
     blocks: tuple[tuple[int, ...], ...]
     key: str
     filters: tuple[int, ...]  # row of the leaf ``key`` (one per distinct wavelet) for each path
+    # a pruned inverse FFT (see `_fold_pruned`): L, B, the twiddles' leaf, each path's offset
+    prune: tuple[int, int, str, tuple[int, ...]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +89,8 @@ class _Plan:
     rows: tuple[tuple[tuple[int, tuple[tuple[int, ...], ...]], ...], ...]
     # low-pass blocks per resolution K: (K, blocks, key)
     lowpass: tuple[tuple[int, tuple[int, ...], str], ...]
+    # the same low-pass in time, per resolution K: (K, D, key), taps (s, 2D + 1) for blocks of s
+    lowpass_time: tuple[tuple[int, int, str], ...]
     order_paths: tuple[tuple[int, ...], ...]  # every path in kymatio's output order
     # (xi, sigma, j) of each wavelet of each order
     wavelets: tuple[tuple[tuple[float, float, int], ...], ...]
@@ -118,23 +122,35 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
                 target = min(psi.j, log2_stride) if local else psi.j
                 k = max(target - K, 0)
                 h = psi.level(K)
-                at_K.append((n, psi.j, k, h, support_blocks(h, N // 2 ** (K + k))))
+                blocks = support_blocks(h, N // 2 ** (K + k))
+                band = _band(h.reshape(-1, N // 2 ** (K + k))[blocks[0]]) if len(blocks) == 1 else None
+                at_K.append((n, psi.j, k, h, blocks, band))
             for row, (path, j_last) in enumerate(paths):
-                for n, j, k, h, blocks in at_K:
+                for n, j, k, h, blocks, band in at_K:
                     if j > j_last:  # only j_m > j_{m-1} (any j at order 1)
-                        pending[(K, k, len(blocks))].append((row, blocks, h, path + (n,), j, n))
+                        B = band[0] if band else 0
+                        pending[(K, k, len(blocks), B)].append((row, blocks, h, path + (n,), j, n, band))
         groups, new_level = [], defaultdict(list)
-        for (K, k, _c), items in sorted(pending.items()):
-            key = f"psi{m + 1}_K{K}_k{k}_c{_c}"
+        for (K, k, _c, B), items in sorted(pending.items()):
+            key = f"psi{m + 1}_K{K}_k{k}_c{_c}" + (f"_B{B}" if B else "")
             n_out = N // 2 ** (K + k)
             # one copy of each wavelet's blocks; paths point at theirs
             distinct = {i[5]: i for i in items}
             index = {n: r for r, n in enumerate(distinct)}
-            leaves[key] = np.stack(
-                [h.reshape(-1, n_out)[list(b)] for _, b, h, _, _, _ in distinct.values()]
-            ) / 2**k  # fold the 1/2**k of the periodisation mean into the filter
+            if B:  # the band of B frequencies from each wavelet's offset, circularly
+                rows = [h.reshape(-1, n_out)[b[0]][(band[1] + np.arange(B)) % n_out]
+                        for _, b, h, _, _, _, band in distinct.values()]
+                L = n_out // B
+                tw_key = f"twiddle_{n_out}_{B}"
+                # exp(2 pi i q r / n_out) / L: row r gives the samples r, r + L, r + 2L, ...
+                leaves[tw_key] = np.exp(2j * np.pi * np.outer(np.arange(L), np.arange(B)) / n_out) / L
+                prune = (L, B, tw_key, tuple(i[6][1] for i in items))
+            else:
+                rows = [h.reshape(-1, n_out)[list(b)] for _, b, h, _, _, _, _ in distinct.values()]
+                prune = None
+            leaves[key] = np.stack(rows) / 2**k  # the 1/2**k of the periodisation mean
             groups.append(_Group(K, k, tuple(i[0] for i in items), tuple(i[1] for i in items), key,
-                                 tuple(index[i[5]] for i in items)))
+                                 tuple(index[i[5]] for i in items), prune))
             new_level[K + k].extend((i[3], i[4]) for i in items)
         groups_by_order.append(tuple(groups))
         level = dict(new_level)
@@ -142,7 +158,7 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
             tuple((K, tuple(p for p, _ in paths)) for K, paths in sorted(level.items()))
         )
 
-    lowpass = []
+    lowpass, lowpass_time = [], []
     if local:
         resolutions = {0} | {K for rows in rows_by_order for K, _ in rows}
         for K in sorted(resolutions):
@@ -153,6 +169,9 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
             key = f"phi_K{K}"
             leaves[key] = h.reshape(-1, n_out)[list(blocks)] / 2**k
             lowpass.append((K, blocks, key))
+            D, taps = _time_taps(h, 2**k)
+            leaves[key + "_t"] = taps
+            lowpass_time.append((K, D, key + "_t"))
 
     all_paths = [()] + [p for rows in rows_by_order for _, ps in rows for p in ps]
     order_paths = tuple(sorted(all_paths, key=lambda p: (len(p), p)))
@@ -166,10 +185,49 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
         groups=tuple(groups_by_order),
         rows=tuple(rows_by_order),
         lowpass=tuple(lowpass),
+        lowpass_time=tuple(lowpass_time),
         order_paths=order_paths,
         wavelets=tuple(tuple((w.xi, w.sigma, w.j) for w in b) for b in bank.psis[:max_order]),
     )
     return plan, average, leaves
+
+
+def _band(hb: np.ndarray) -> tuple[int, int] | None:
+    """``(B, f0)`` when the filter block ``hb`` (length n) is negligible (below
+    ``SUPPORT_TOL`` of its peak) outside ``B <= n/2`` consecutive frequencies from
+    ``f0`` (circularly), ``B`` a power of two; else None."""
+    n = hb.shape[0]
+    a = np.abs(hb)
+    big = np.nonzero(a > SUPPORT_TOL * a.max())[0]
+    # the shortest circular interval holding them: around the largest gap
+    gaps = np.diff(np.concatenate([big, big[:1] + n]))
+    g = int(np.argmax(gaps))
+    f0 = int(big[(g + 1) % len(big)])
+    width = n - int(gaps[g]) + 1
+    B = 1 << max(int(width - 1).bit_length(), 0)
+    if B > n // 2 or B < 256:
+        return None
+    return B, (f0 - (B - width) // 2) % n
+
+
+def _time_taps(h: np.ndarray, s: int) -> tuple[int, np.ndarray]:
+    """The low-pass ``h`` (a spectrum of length n) as taps in time for a convolution
+    strided by ``s``: ``y[f] = sum_d sum_r u[(f + d) s + r] g[r, d + D]``, which equals
+    ``ifft(rfft(u) h)[f s]`` (circular) up to the taps below ``SUPPORT_TOL`` of the peak.
+
+    Returns ``D`` (blocks of ``s`` samples reached on each side) and ``g`` (s, 2D + 1).
+    """
+    n = h.shape[0]
+    t = np.real(np.fft.ifft(h))  # impulse response, circular
+    big = np.abs(t) > SUPPORT_TOL * np.abs(t).max()
+    lag = np.where(big)[0]
+    lag = np.where(lag > n // 2, lag - n, lag)  # signed lags of the kept taps
+    R = int(np.abs(lag).max())
+    D = min(-(-R // s), (n // s) // 2)
+    # y[f] = sum_tau u[f s + tau] t[-tau]; tau = d s + r, d in [-D, D], r in [0, s)
+    tau = (np.arange(-D, D + 1)[None, :] * s + np.arange(s)[:, None])
+    g = t[(-tau) % n] * (np.abs(tau) <= R) if 2 * D + 1 < n // s else t[(-tau) % n]
+    return D, g
 
 
 # ------------------------------------------------------------------ array kernels
@@ -196,6 +254,33 @@ def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
     return jnp.sum(_scale(g, filt[:, :, None, :]), axis=1)
 
 
+def _fold_pruned(spec: jnp.ndarray, g: "_Group", filt: jnp.ndarray, tw: jnp.ndarray) -> jnp.ndarray:
+    """``|ifft(spec[row, :, block] * filt)|`` for filters negligible outside a band of
+    ``B`` frequencies, without the inverse FFT of length ``n_out``.
+
+    With ``t = r + L s`` (``L = n_out / B``), the inverse FFT of a spectrum that lives on
+    ``f0 + q``, ``q < B``, is ``exp(2 pi i f0 t / n_out)`` times the inverse FFT of length
+    ``B`` of ``Y[f0 + q] exp(2 pi i q r / n_out) / L``, evaluated at ``s``: ``L`` short
+    FFTs instead of one long one (``n log B`` instead of ``n log n``, in cache). The
+    leading phase has modulus one, and only the modulus is kept.
+    spec: (P_src, batch, M); filt: (P, B); returns the moduli (P, batch, n_out).
+    """
+    L, B, _, offsets = g.prune
+    _, nb, M = spec.shape
+    n_out = L * B
+    bands = []
+    for row, blocks, f0 in zip(g.rows, g.blocks, offsets):
+        lo = blocks[0] * n_out
+        if f0 + B <= n_out:
+            bands.append(spec[row, :, lo + f0 : lo + f0 + B])
+        else:
+            bands.append(jnp.concatenate([spec[row, :, lo + f0 : lo + n_out],
+                                          spec[row, :, lo : lo + f0 + B - n_out]], axis=-1))
+    y = _scale(jnp.stack(bands), filt[:, None, :])  # (P, batch, B)
+    z = jnp.fft.ifft(y[:, :, None, :] * tw.astype(y.dtype), axis=-1)  # (P, batch, L, B): z[r, s]
+    return jnp.reshape(jnp.swapaxes(jnp.abs(z), -1, -2), z.shape[:2] + (n_out,))
+
+
 def _half_block(u_half: jnp.ndarray, M: int, b: int, m_out: int) -> jnp.ndarray:
     """Frequencies ``b*m_out + q`` for ``q = 0 .. m_out//2`` of the full spectrum of a
     real signal of length ``M``, read from its ``rfft`` (mirrored above ``M/2``)."""
@@ -217,6 +302,25 @@ def _lowpass(u_half: jnp.ndarray, M: int, blocks, filt: jnp.ndarray) -> jnp.ndar
     h = m_out // 2 + 1
     y = sum(_scale(_half_block(u_half, M, b, m_out), filt[i, :h]) for i, b in enumerate(blocks))
     return y.real if m_out == 1 else jnp.fft.irfft(y, n=m_out, axis=-1)
+
+
+def _lowpass_time(u: jnp.ndarray, D: int, g: jnp.ndarray, i0: int, i1: int) -> jnp.ndarray:
+    """Frames ``[i0, i1)`` of the low-pass of real signals ``u`` (..., M) by the taps
+    ``g`` (s, 2D + 1) of `_time_taps`: one GEMM of the blocks of ``s`` samples with the
+    taps, then a sum along the diagonals. Returns (..., i1 - i0)."""
+    s, w = g.shape
+    M = u.shape[-1]
+    nb = M // s
+    idx = np.arange(i0 - D, i1 + D) % nb  # the blocks the kept frames reach (circular)
+    b = u.reshape(u.shape[:-1] + (nb, s))
+    lo, hi = idx[0], idx[-1] + 1
+    if hi - lo == len(idx) and np.all(np.diff(idx) == 1):
+        b = b[..., lo:hi, :]
+    else:
+        b = jnp.take(b, jnp.asarray(idx), axis=-2)
+    z = jnp.einsum("...br,rd->...bd", b, g.astype(u.dtype))  # (..., i1 - i0 + 2D, 2D + 1)
+    F = i1 - i0
+    return sum(z[..., d : d + F, d] for d in range(w))
 
 
 # --------------------------------------------------------------------- transform
@@ -433,6 +537,12 @@ def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: in
 
     def emit(K: int, u: jnp.ndarray, u_half, paths):
         # u: (P, B, M) real at resolution K; u_half its rfft (None if not needed)
+        if average == "local" and u_half is None:  # in time: no FFT of the modulus needed
+            (D, key), = [(d, k) for KK, d, k in plan.lowpass_time if KK == K]
+            res = plan.log2_stride
+            pieces.append(_lowpass_time(u, D, filt[key], plan.ind_start[res], plan.ind_end[res]))
+            order.append(tuple(paths))
+            return
         if average == "local":
             (blocks, key), = [(b, k) for KK, b, k in plan.lowpass if KK == K]
             s = _lowpass(u_half, u.shape[-1], blocks, filt[key])
@@ -452,13 +562,17 @@ def scatter_orders(plan: _Plan, average, filt: dict, x: jnp.ndarray, n_order: in
     for m in range(n_order):
         by_K: dict[int, list[jnp.ndarray]] = defaultdict(list)
         for g in plan.groups[m]:
-            y = _fold(spectra[g.src][0], g.rows, g.blocks, filt[g.key][np.asarray(g.filters)])
-            by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
+            f = filt[g.key][np.asarray(g.filters)]
+            if g.prune:
+                by_K[g.src + g.k].append(_fold_pruned(spectra[g.src][0], g, f, filt[g.prune[2]]))
+            else:
+                y = _fold(spectra[g.src][0], g.rows, g.blocks, f)
+                by_K[g.src + g.k].append(jnp.abs(jnp.fft.ifft(y, axis=-1)))
         spectra = {}
         last = m + 1 == n_order
         for K, paths in plan.rows[m]:
             u = jnp.concatenate(by_K[K], axis=0) if len(by_K[K]) > 1 else by_K[K][0]
-            need_spectrum = average == "local" or not last or keep_spectra
+            need_spectrum = not last or keep_spectra
             u_half = jnp.fft.rfft(u, axis=-1) if need_spectrum else None
             emit(K, u, u_half, paths)
             if not last or keep_spectra:

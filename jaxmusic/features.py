@@ -133,6 +133,14 @@ def _scale_exponent(peak: jax.Array, limit: float) -> jax.Array:
     return jnp.where(peak > limit, e, 0)
 
 
+def _pow2(e: jax.Array, dtype: Any) -> jax.Array:
+    """``2**e`` for integer ``e``, exactly (``ldexp`` of ones): a product by it equals
+    ``ldexp`` bit for bit, at the cost of one multiply. ``ldexp`` of a whole signal is
+    several bit operations per sample, and XLA recomputes it in every STFT frame that
+    reads the sample (it fuses into the framing): 40 % of an MFCC's time."""
+    return jnp.ldexp(jnp.ones(jnp.shape(e), dtype), e)
+
+
 def _log_power(P: jax.Array, amin: float, e: Any = None, p: float = 1.0) -> jax.Array:
     """``10 log10(max(amin, P * 2**(p e)))`` for ``P`` a power scaled by ``2**-(p e)``;
     with ``e`` None or 0 exactly ``10 log10(max(amin, P))``."""
@@ -243,7 +251,7 @@ def amplitude_to_db(
     magnitude = jnp.abs(S)
     # scale huge amplitudes by 2**-e before squaring (e = 0, i.e. no change, for any normal level)
     e = _scale_exponent(jnp.max(magnitude, initial=0.0), _overflow_limit(magnitude.dtype, 1, 2.0))
-    scaled = jnp.ldexp(magnitude, -e)
+    scaled = magnitude * _pow2(-e, magnitude.dtype)
     if callable(ref):
         ref_power = lambda _: jnp.square(jnp.ldexp(jnp.abs(ref(magnitude)), -e))  # noqa: E731
     else:
@@ -300,7 +308,7 @@ def _mel_db(y, fft_window, mel_basis, *, n_fft, hop_length, center, pad_mode, po
     normal level ``e = 0`` and the result is that of the unscaled formula, bit for bit."""
     peak = jnp.max(jnp.abs(y), axis=-1, keepdims=True, initial=0.0)  # (..., 1)
     e = _scale_exponent(peak, _overflow_limit(y.dtype, n_fft, power))
-    mel = _mel_kernel(jnp.ldexp(y, -e), fft_window, mel_basis, n_fft=n_fft, hop_length=hop_length,
+    mel = _mel_kernel(y * _pow2(-e, y.dtype), fft_window, mel_basis, n_fft=n_fft, hop_length=hop_length,
                       center=center, pad_mode=pad_mode, power=power)
     return _log_power(mel, amin, e[..., None], power)
 

@@ -395,7 +395,8 @@ def _translator_steps(model, *, learning_rate, lambda_, augment, seed, mesh):
         upd, ae_state = opt_ae.update(g, state.opt_state[0], params)
         params = optax.apply_updates(params, upd)
         w = jnp.sum(mask.astype(jnp.float32))
-        sums = {"loss": sums["loss"] + rec * w, "count": sums["count"] + w}
+        # the same keys as it was given (zero_sums also counts "correct"): one compiled step
+        sums = {**sums, "loss": sums["loss"] + rec * w, "count": sums["count"] + w}
         return TrainState(state.step + 1, params, (ae_state, cls_state), state.mutable), sums
 
     def evaluate(state, batch, consts):

@@ -31,7 +31,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _floor import floor, machine_rates, work  # noqa: E402
+from _floor import _FFT_CACHE, floor, machine_rates, work  # noqa: E402
 from _harness import load_average  # noqa: E402
 
 
@@ -67,39 +67,56 @@ def time_best(f, x, repeats: int) -> tuple[float, float]:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="+", help="names of the cases to run (default: all)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per case and round")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="rounds over all cases, the machine's rates measured again in each; every figure "
+                        "is the best over the rounds (a shared machine's speed drifts by tens of percent)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     a = p.parse_args(argv)
-    rates = machine_rates()
-    print(f"{load_average()}; GEMM {rates['gemm'] / 1e9:.1f} GFLOP/s, streaming copy {rates['stream'] / 1e9:.1f} GB/s; "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}")
-    print(f"{'transform':52s} {'batch':>5s} {'s/signal':>9s} {'floor s':>9s} {'x floor':>7s} "
-          f"{'FFT GFLOP':>9s} {'GEMM GFLOP':>10s} {'GB':>6s} {'FFT share':>9s} {'+traffic s':>10s} {'x':>5s}")
-    rows = []
+    print(f"{load_average()}; jax {jax.__version__} on {jax.devices()[0].platform}; {a.rounds} rounds")
+    built = []
     for name, desc, build, batch, n in cases():
         if a.only and name not in a.only:
             continue
         S = build()
         x = jnp.asarray(np.random.default_rng(0).standard_normal((batch, n)).astype(np.float32))
         f = jax.jit(lambda x, S=S: S(x))
-        w = work(f, x)
-        first, best = time_best(f, x, a.repeats)
-        fl = floor(w, rates)
-        row = dict(name=name, transform=desc, batch=batch, seconds_per_batch=best, first_call_s=first,
-                   seconds_per_signal=best / batch, floor_per_signal=fl["floor_s"] / batch,
-                   x_floor=best / fl["floor_s"], fft_gflop=w["fft_flops"] / 1e9, gemm_gflop=w["gemm"] / 1e9,
+        built.append((name, desc, batch, f, x, work(f, x)))
+    best = {name: dict(time=float("inf"), first=float("inf"), floor=None) for name, *_ in built}
+    all_rates = []
+    for r in range(a.rounds):
+        _FFT_CACHE.clear()  # the FFTs are timed again in every round
+        rates = machine_rates(reps=10)
+        all_rates.append(rates)
+        print(f"round {r + 1}: GEMM {rates['gemm'] / 1e9:.1f} GFLOP/s, streaming copy {rates['stream'] / 1e9:.1f} GB/s",
+              flush=True)
+        for name, desc, batch, f, x, w in built:
+            first, t = time_best(f, x, a.repeats)
+            fl = floor(w, rates)
+            b = best[name]
+            b["time"], b["first"] = min(b["time"], t), min(b["first"], first)
+            if b["floor"] is None or fl["floor_s"] < b["floor"]["floor_s"]:
+                b["floor"] = fl
+    print(f"{'transform':52s} {'batch':>5s} {'s/signal':>9s} {'floor s':>9s} {'x floor':>7s} "
+          f"{'FFT GFLOP':>9s} {'GEMM GFLOP':>10s} {'GB':>6s} {'FFT share':>9s} {'+traffic s':>10s} {'x':>5s}")
+    rows = []
+    for name, desc, batch, f, x, w in built:
+        t, fl = best[name]["time"], best[name]["floor"]
+        row = dict(name=name, transform=desc, batch=batch, seconds_per_batch=t, first_call_s=best[name]["first"],
+                   seconds_per_signal=t / batch, floor_per_signal=fl["floor_s"] / batch,
+                   x_floor=t / fl["floor_s"], fft_gflop=w["fft_flops"] / 1e9, gemm_gflop=w["gemm"] / 1e9,
                    gbytes=w["bytes"] / 1e9, fft_s=fl["fft_s"], gemm_s=fl["gemm_s"], memory_s=fl["memory_s"],
-                   with_traffic_per_signal=fl["with_traffic_s"] / batch, x_with_traffic=best / fl["with_traffic_s"],
+                   with_traffic_per_signal=fl["with_traffic_s"] / batch, x_with_traffic=t / fl["with_traffic_s"],
                    ffts={f"{k[0]} n={k[1]} x{k[2]}": c for k, c in sorted(w["fft"].items())})
         rows.append(row)
-        print(f"{desc:52s} {batch:5d} {best / batch:9.4f} {fl['floor_s'] / batch:9.4f} {row['x_floor']:7.2f} "
+        print(f"{desc:52s} {batch:5d} {t / batch:9.4f} {fl['floor_s'] / batch:9.4f} {row['x_floor']:7.2f} "
               f"{row['fft_gflop'] / batch:9.3f} {row['gemm_gflop'] / batch:10.3f} {row['gbytes'] / batch:6.3f} "
               f"{100 * fl['fft_s'] / fl['floor_s']:8.0f}% {fl['with_traffic_s'] / batch:10.4f} "
               f"{row['x_with_traffic']:5.2f}", flush=True)
-    print(f"(per signal; {load_average()} at the end)")
+    print(f"(per signal, best of {a.rounds} rounds x {a.repeats} calls; {load_average()} at the end)")
     if a.json:
         with open(a.json + ".tmp", "w") as fh:
-            json.dump(dict(load=load_average(), rates=rates, rows=rows), fh, indent=1)
+            json.dump(dict(load=load_average(), rates=all_rates, rows=rows), fh, indent=1)
         os.replace(a.json + ".tmp", a.json)
 
 

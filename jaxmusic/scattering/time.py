@@ -17,8 +17,14 @@ How it is computed (what makes it fast while matching kymatio):
   proportional to the output length, not the input length.
 * Paths that share a resolution, a subsampling and a number of blocks are
   gathered into one array and go through one batched FFT.
-* Every modulus is real, so its spectrum is a real FFT; low-pass outputs are
-  real inverse FFTs.
+* A wavelet whose spectrum (at the resolution its path is computed) lives in a
+  band of ``B <= n/2`` frequencies is inverted by ``n/B`` FFTs of length ``B``
+  (the band times twiddles, one FFT per residue of time modulo ``n/B``) instead
+  of one of length ``n``: the phase this drops has modulus one (`_fold_pruned`).
+* Every modulus is real, so its spectrum is a real FFT. The last order's moduli
+  are low-passed in time (`_lowpass_time`: one GEMM of blocks of ``stride``
+  samples with the filter's taps, only for the frames kept), so they need no FFT
+  at all; earlier orders' low-pass reads the spectrum the next order needs anyway.
 * On CPU a batch runs in chains of a few signals (`in_chains`) stepped through by
   ``lax.map``: small working sets, and one compiled step whatever the batch size.
 
@@ -248,6 +254,13 @@ def _fold(spec: jnp.ndarray, rows, blocks, filt: jnp.ndarray) -> jnp.ndarray:
     P, c, m_out = filt.shape
     r = spec.reshape(spec.shape[0], B, M // m_out, m_out)
     rows, blocks = np.asarray(rows), np.asarray(blocks)
+    if np.all(blocks == blocks[:1]):
+        # every path reads the same blocks (one wavelet per group, as at the second order
+        # with Q=1): static slices, which XLA fuses into the product at any batch size
+        # (a gather at batch 1 was written out whole, 7 % of the time)
+        lo = int(rows[0])
+        src = r[lo : lo + P] if np.array_equal(rows, np.arange(lo, lo + P)) else r[rows]
+        return sum(_scale(src[:, :, int(b), :], filt[:, i, None, :]) for i, b in enumerate(blocks[0]))
     if c == 1:
         return _scale(r[rows, :, blocks[:, 0]], filt[:, 0, None, :])
     g = r[rows[:, None], :, blocks]  # (P, c, B, m_out)

@@ -97,6 +97,7 @@ def atomic_path(path, *, mode: int | None = None):
     try:
         yield Path(tmp)
         os.chmod(tmp, _default_mode() if mode is None else mode)
+        _pending(path, tmp)  # a kill between the rename and the record must not disown the file
         os.replace(tmp, path)
         _written(path)
     finally:
@@ -284,6 +285,17 @@ def _written(path) -> None:
             run.written(rel)
 
 
+def _pending(path, tmp) -> None:
+    """Before ``tmp`` is renamed over ``path``: let the marker accept ``tmp``'s size and time
+    (a rename keeps them) beside the old file's, so that a process killed between the rename
+    and `_written` leaves a file its folder still knows as jaxmusic's."""
+    found = _owner(Path(path))
+    if found is not None:
+        run, rel = found
+        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
+            run.pending(rel, os.stat(tmp))
+
+
 def guard(path) -> None:
     """Check and record a file about to be written at ``path``: inside a folder jaxmusic
     claimed, a file that exists and that jaxmusic did not write is refused (`OutputError`),
@@ -414,6 +426,19 @@ class RunDir(os.PathLike):
         self._dropped.discard(key)
         self._save_marker()
 
+    def pending(self, rel, st: os.stat_result) -> None:
+        """A write of ``rel`` is about to land with the size and time of ``st``: until
+        `written` confirms it, the marker accepts the old stamp or the new one."""
+        key = Path(rel).as_posix()
+        old = self._files.get(key)
+        if old is None or not self._writer:  # the name alone is the record: any content is accepted
+            return
+        stamps = [list(x) for x in (old if isinstance(old[0], list) else [old])]
+        new = [st.st_size, st.st_mtime_ns]
+        if new not in stamps:
+            self._files[key] = stamps + [new]
+            self._save_marker()
+
     def _unchanged(self, key: str, target: Path) -> bool:
         stamp = self._files.get(key)
         if stamp is None:  # written before sizes were noted, or by a library (Orbax): the name is the record
@@ -422,7 +447,8 @@ class RunDir(os.PathLike):
             st = os.stat(target)
         except OSError:
             return True
-        return [st.st_size, st.st_mtime_ns] == list(stamp)
+        stamps = stamp if stamp and isinstance(stamp[0], list) else [stamp]  # a write in flight: old or new
+        return [st.st_size, st.st_mtime_ns] in [list(x) for x in stamps]
 
     def _owned(self, rel: str) -> bool:
         return self._adopted or (rel in self._files and self._unchanged(rel, self.path / rel))

@@ -430,3 +430,33 @@ def test_ctrl_c_while_jax_compiles_exits_130_with_what_was_kept(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "jaxmusic: interrupted; the results in" in err and "Traceback" not in err
+
+
+def test_a_write_killed_between_its_rename_and_its_record_leaves_a_file_jaxmusic_still_owns(tmp_path, monkeypatch):
+    # a SIGKILL can land after a file's rename and before the marker notes its new size and
+    # time: the rerun must take the file as jaxmusic's (it is), not refuse it as changed
+    out = tmp_path / "run"
+    run = claim_dir(out, "features")
+    files_mod.write_json(run / "metrics.json", {"steps": 1})
+
+    written = files_mod._written
+
+    def killed(path):
+        if os.path.basename(path) == "metrics.json":
+            raise KeyboardInterrupt("killed after the rename")
+        written(path)
+
+    monkeypatch.setattr(files_mod, "_written", killed)
+    with pytest.raises(KeyboardInterrupt):
+        files_mod.write_json(run / "metrics.json", {"steps": 1000})
+    monkeypatch.undo()
+    assert json.loads((out / "metrics.json").read_text()) == {"steps": 1000}
+    monkeypatch.setattr(files_mod, "_ACTIVE", {})  # a new process: the folder known from its marker only
+    again = claim_dir(out, "features")
+    files_mod.write_json(again / "metrics.json", {"steps": 2000})
+    assert json.loads((out / "metrics.json").read_text()) == {"steps": 2000}
+    # a user's edit in between is still refused
+    (out / "metrics.json").write_text('{"steps": "mine"}')
+    monkeypatch.setattr(files_mod, "_ACTIVE", {})
+    with pytest.raises(OutputError, match="changed since jaxmusic wrote it"):
+        files_mod.write_json(claim_dir(out, "features") / "metrics.json", {"steps": 3})

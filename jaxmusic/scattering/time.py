@@ -198,6 +198,12 @@ def _build(J: int, N_input: int, Q: tuple[int, ...], T, max_order: int, stride):
     return plan, average, leaves
 
 
+#: The shortest inverse FFT worth pruning: below it the L short FFTs save less time than
+#: their extra operations cost to compile (measured: pruning every length >= 512 made a
+#: 4096-sample transform compile 25 % longer for no measurable speed).
+MIN_PRUNED = 8192
+
+
 def _band(hb: np.ndarray) -> tuple[int, int] | None:
     """``(B, f0)`` when the filter block ``hb`` (length n) is negligible (below
     ``SUPPORT_TOL`` of its peak) outside ``B <= n/2`` consecutive frequencies from
@@ -211,7 +217,7 @@ def _band(hb: np.ndarray) -> tuple[int, int] | None:
     f0 = int(big[(g + 1) % len(big)])
     width = n - int(gaps[g]) + 1
     B = 1 << max(int(width - 1).bit_length(), 0)
-    if B > n // 2 or B < 256:
+    if B > n // 2 or n < MIN_PRUNED:
         return None
     return B, (f0 - (B - width) // 2) % n
 

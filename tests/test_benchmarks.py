@@ -17,29 +17,45 @@ sys.path.insert(0, BENCH)
 from _floor import work  # noqa: E402
 
 
-def test_gpu_script_runs_end_to_end_on_cpu(tmp_path):
+def _gpu_script(tmp_path, *args):
     out = tmp_path / "gpu.json"
     env = {k: v for k, v in os.environ.items() if k != "KYMATIO_PATH"}
-    r = subprocess.run([sys.executable, os.path.join(BENCH, "gpu.py"), "--cpu", "--repeats", "1", "--out", str(out)],
-                       capture_output=True, text=True, env=env, timeout=600)
+    r = subprocess.run([sys.executable, os.path.join(BENCH, "gpu.py"), "--cpu", "--repeats", "1", "--out", str(out),
+                        *args], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     got = json.loads(out.read_text())
-    names = [row["name"] for row in got["rows"]]
-    assert names == ["scattering1d", "jtfs", "spiral", "cqt", "mel", "mfcc", "convnet-train", "translator-train",
-                     "kymatio-torch"]
-    torch_here = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("kymatio") is not None
-    for row in got["rows"]:
-        if row["name"] == "kymatio-torch" and not torch_here:
-            assert "does not import" in row["skipped"]
-            continue
-        assert "error" not in row and "skipped" not in row, row
-        assert 0 < row["s_per_batch"] < 60 and math.isfinite(row["per_second"]), row
-        assert row["peak_gb"] > 0 and row["first_call_s"] >= row["s_per_batch"] * 0.5, row
-        assert row["device"].startswith("cpu"), row
     assert got["cpu_sizes"] is True
-    # the table names every case
-    for name in names:
-        assert f"| {name} |" in r.stdout
+    for row in got["rows"]:
+        assert f"| {row['name']} |" in r.stdout  # the table names every case
+    return got["rows"]
+
+
+def _check_row(row):
+    torch_here = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("kymatio") is not None
+    if row["name"] == "kymatio-torch" and not torch_here:
+        assert "does not import" in row["skipped"]
+        return
+    assert "error" not in row and "skipped" not in row, row
+    assert 0 < row["s_per_batch"] < 60 and math.isfinite(row["per_second"]), row
+    assert row["peak_gb"] > 0 and row["first_call_s"] >= row["s_per_batch"] * 0.5, row
+    assert row["device"].startswith("cpu"), row
+
+
+def test_gpu_script_runs_every_case_on_cpu(tmp_path):
+    # every case's code, in one process (the GPU run gives each its own: checked below)
+    rows = _gpu_script(tmp_path, "--in-process")
+    assert [row["name"] for row in rows] == ["scattering1d", "jtfs", "spiral", "cqt", "mel", "mfcc", "convnet-train",
+                                             "translator-train", "kymatio-torch"]
+    for row in rows:
+        _check_row(row)
+
+
+def test_gpu_script_gives_each_case_its_own_process(tmp_path):
+    rows = _gpu_script(tmp_path, "--only", "mel", "kymatio-torch")
+    assert [row["name"] for row in rows] == ["mel", "kymatio-torch"]
+    for row in rows:
+        _check_row(row)
+    assert rows[0]["peak_of"] == "process resident"  # its own process, not the whole run
 
 
 def test_floor_counts_the_programs_ffts_and_gemms():

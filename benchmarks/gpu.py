@@ -123,22 +123,17 @@ def _transform(name, batch, n):
                 per_second=batch / best, unit="signals")
 
 
-def _convnet(batch, frames):
+def _time_train_step(model, steps, host, mesh):
+    """(first call, best, parameter count) of ``steps.train`` on one batch ``host``, as
+    `jaxmusic.train`'s loop calls it (state and sums placed on the mesh)."""
     import jax
     import numpy as np
-    import optax
     from flax import nnx
 
-    from jaxmusic.models.convnet import InstrumentConvNet
-    from jaxmusic.train import make_mesh, make_steps, replicate, shard_batch
+    from jaxmusic.train import replicate, shard_batch
     from jaxmusic.train.step import zero_sums
 
-    model = InstrumentConvNet(branches=("2-d",), n_classes=8, n_frames=frames, rngs=nnx.Rngs(0))
-    mesh = make_mesh()
-    steps = make_steps(model, optax.adam(1e-3), mesh=mesh, n_classes=8)
-    rng = np.random.default_rng(0)
-    host = {"x": rng.standard_normal((batch, 96, frames, 1)).astype(np.float32),
-            "y": rng.integers(0, 8, batch).astype(np.int32), "mask": np.ones(batch, bool)}
+    batch = len(host["y"])
     data = shard_batch(lambda rows: {k: v[rows] for k, v in host.items()}, batch, mesh)
     box = {"state": steps.init(), "sums": replicate(zero_sums(), mesh)}
 
@@ -150,19 +145,35 @@ def _convnet(batch, frames):
     if not np.isfinite(float(box["sums"]["loss"])):
         raise RuntimeError("non-finite loss")
     params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    return first, best, params
+
+
+def _convnet(batch, frames):
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    from jaxmusic.models.convnet import InstrumentConvNet
+    from jaxmusic.train import make_mesh, make_steps
+
+    model = InstrumentConvNet(branches=("2-d",), n_classes=8, n_frames=frames, rngs=nnx.Rngs(0))
+    mesh = make_mesh()
+    rng = np.random.default_rng(0)
+    host = {"x": rng.standard_normal((batch, 96, frames, 1)).astype(np.float32),
+            "y": rng.integers(0, 8, batch).astype(np.int32), "mask": np.ones(batch, bool)}
+    first, best, params = _time_train_step(model, make_steps(model, optax.adam(1e-3), mesh=mesh, n_classes=8),
+                                           host, mesh)
     return dict(what=f"InstrumentConvNet 2-d, {params} parameters", shape=[batch, 96, frames],
                 first_call_s=first, s_per_batch=best, per_second=batch / best, unit="examples")
 
 
 def _translator(batch, crop):
-    import jax
     import numpy as np
     from flax import nnx
 
     from jaxmusic.models.wavenet import MusicTranslator
     from jaxmusic.synthesis.wavenet import _translator_steps
-    from jaxmusic.train import make_mesh, replicate, shard_batch
-    from jaxmusic.train.step import zero_sums
+    from jaxmusic.train import make_mesh
 
     model = MusicTranslator(config="tiny", n_domains=2, rngs=nnx.Rngs(0))
     mesh = make_mesh()
@@ -170,17 +181,7 @@ def _translator(batch, crop):
     t = np.arange(crop) / 8000.0
     host = {"x": (0.3 * np.sin(2 * np.pi * 220 * t)[None] * np.ones((batch, 1))).astype(np.float32),
             "y": np.zeros(batch, np.int32), "mask": np.ones(batch, bool)}
-    data = shard_batch(lambda rows: {k: v[rows] for k, v in host.items()}, batch, mesh)
-    box = {"state": steps.init(), "sums": replicate(zero_sums(), mesh)}
-
-    def step():
-        box["state"], box["sums"] = steps.train(box["state"], data, box["sums"], steps.consts)
-        return box["sums"]
-
-    first, best = _best(step, jax.block_until_ready, ARGS.repeats)
-    if not np.isfinite(float(box["sums"]["loss"])):
-        raise RuntimeError("non-finite loss")
-    params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    first, best, params = _time_train_step(model, steps, host, mesh)
     return dict(what=f"MusicTranslator tiny, 2 domains, {params} parameters", shape=[batch, crop],
                 first_call_s=first, s_per_batch=best, per_second=batch / best, unit="crops")
 

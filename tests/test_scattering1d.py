@@ -107,8 +107,12 @@ def _oracle(x, J, Q, T, max_order, stride=None):
         dict(J=5, shape=777, Q=(3, 2), T=40, stride=8),
         dict(J=4, shape=512, Q=1, T="global"),
         dict(J=4, shape=256, Q=(2, 1), T=0),
+        # the low-pass reaches round the whole padded signal (T near the padded length)
+        dict(J=8, shape=512, Q=1),
+        dict(J=5, shape=40, Q=(1, 1)),
+        dict(J=7, shape=300, Q=4, T=128, stride=64),
     ],
-    ids=["order3", "T40-stride8", "global", "no-averaging"],
+    ids=["order3", "T40-stride8", "global", "no-averaging", "T256-N1024", "T32-N64", "T128-stride64"],
 )
 def test_matches_plain_recursion(cfg, x64):
     rng = np.random.default_rng(1)

@@ -235,11 +235,16 @@ def _time_taps(h: np.ndarray, s: int) -> tuple[int, np.ndarray]:
     lag = np.where(big)[0]
     lag = np.where(lag > n // 2, lag - n, lag)  # signed lags of the kept taps
     R = int(np.abs(lag).max())
-    D = min(-(-R // s), (n // s) // 2)
+    D = min(-(-R // s), (n // s) // 2)  # the window reaches every lag, or once round the circle
     # y[f] = sum_tau u[f s + tau] t[-tau]; tau = d s + r, d in [-D, D], r in [0, s)
     tau = (np.arange(-D, D + 1)[None, :] * s + np.arange(s)[:, None])
-    g = t[(-tau) % n] * (np.abs(tau) <= R) if 2 * D + 1 < n // s else t[(-tau) % n]
-    return D, g
+    index = (-tau) % n
+    # each tap of the circle once: where the window reaches round it (a low-pass as long as
+    # the padded signal) a tap met twice would be counted twice
+    first = np.zeros(index.size, bool)
+    first[np.unique(index.T.ravel(), return_index=True)[1]] = True
+    keep = big[index] & first.reshape(index.T.shape).T
+    return D, t[index] * keep
 
 
 # ------------------------------------------------------------------ array kernels

@@ -215,19 +215,30 @@ def check_output_file(path, *, inputs: Iterable = (), overwrite: bool = False, w
 
 
 # ---------------------------------------------------------------------------------- owned folders
-def read_marker(path) -> dict | None:
+def _stamps(stamp) -> list[list[int]]:
+    """The ``[size, mtime_ns]`` pairs a marker accepts for a file: one, or while a write is
+    in flight (`RunDir.pending`) the old and the new."""
+    return [list(x) for x in (stamp if isinstance(stamp[0], list) else [stamp])]
+
+
+def read_marker(path, *, force: bool = False) -> dict | None:
     """The marker of folder ``path`` (a dict), or None when it has none.
 
-    Raises `OutputError` for a marker that exists but cannot be read."""
+    Raises `OutputError` for a marker that exists but cannot be read, unless ``force``:
+    then such a marker reads as none."""
     f = Path(path) / MARKER
     if not f.is_file():
         return None
     try:
         marker = json.loads(f.read_text())
     except (OSError, ValueError) as err:
+        if force:
+            return None
         raise OutputError(f"{f} is unreadable ({err}): jaxmusic cannot tell what it wrote in {path}; "
                           f"choose another folder, or {_FORCE_HINT}") from err
     if not isinstance(marker, dict) or marker.get("format") != _MARKER_FORMAT:
+        if force:
+            return None
         raise OutputError(f"{f} is not a jaxmusic folder marker; choose another folder, or {_FORCE_HINT}")
     return marker
 
@@ -276,24 +287,27 @@ def _owner(path: Path):
     return None
 
 
+def _recorded(path):
+    """``(run, rel)`` when ``path`` is a file whose writes the marker of a claimed folder
+    records (not the marker itself, nor a temporary ``.part`` file), else None."""
+    found = _owner(Path(path))
+    if found is not None and not any(part == MARKER or _partial_of(part) is not None for part in found[1].parts):
+        return found
+    return None
+
+
 def _written(path) -> None:
     """After a write through jaxmusic's writers: note the file's size and time in its folder's marker."""
-    found = _owner(Path(path))
-    if found is not None:
-        run, rel = found
-        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
-            run.written(rel)
+    if (found := _recorded(path)) is not None:
+        found[0].written(found[1])
 
 
 def _pending(path, tmp) -> None:
     """Before ``tmp`` is renamed over ``path``: let the marker accept ``tmp``'s size and time
     (a rename keeps them) beside the old file's, so that a process killed between the rename
     and `_written` leaves a file its folder still knows as jaxmusic's."""
-    found = _owner(Path(path))
-    if found is not None:
-        run, rel = found
-        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
-            run.pending(rel, os.stat(tmp))
+    if (found := _recorded(path)) is not None:
+        found[0].pending(found[1], os.stat(tmp))
 
 
 def guard(path) -> None:
@@ -301,11 +315,8 @@ def guard(path) -> None:
     claimed, a file that exists and that jaxmusic did not write is refused (`OutputError`),
     at any depth; the name is recorded in the folder's marker. Outside such folders the
     writer's own rule applies (`check_output_file`, ``overwrite=``)."""
-    found = _owner(Path(path))
-    if found is not None:
-        run, rel = found
-        if not any(part == MARKER or _partial_of(part) is not None for part in rel.parts):
-            run.record(rel)
+    if (found := _recorded(path)) is not None:
+        found[0].record(found[1])
 
 
 class RunDir(os.PathLike):
@@ -433,7 +444,7 @@ class RunDir(os.PathLike):
         old = self._files.get(key)
         if old is None or not self._writer:  # the name alone is the record: any content is accepted
             return
-        stamps = [list(x) for x in (old if isinstance(old[0], list) else [old])]
+        stamps = _stamps(old)
         new = [st.st_size, st.st_mtime_ns]
         if new not in stamps:
             self._files[key] = stamps + [new]
@@ -447,8 +458,7 @@ class RunDir(os.PathLike):
             st = os.stat(target)
         except OSError:
             return True
-        stamps = stamp if stamp and isinstance(stamp[0], list) else [stamp]  # a write in flight: old or new
-        return [st.st_size, st.st_mtime_ns] in [list(x) for x in stamps]
+        return [st.st_size, st.st_mtime_ns] in _stamps(stamp)
 
     def _owned(self, rel: str) -> bool:
         return self._adopted or (rel in self._files and self._unchanged(rel, self.path / rel))
@@ -576,10 +586,8 @@ class RunDir(os.PathLike):
     def _save_marker(self) -> None:
         if not self._writer:
             return
-        try:  # another RunDir object of this folder may have recorded names since: keep them
-            on_disk = read_marker(self.path) or {}
-        except OutputError:
-            on_disk = {}
+        # another RunDir object of this folder may have recorded names since: keep them
+        on_disk = read_marker(self.path, force=True) or {}
         self._names |= set(on_disk.get("names", []))
         disk_files = on_disk.get("files", {})
         disk_files = disk_files if isinstance(disk_files, dict) else {f: None for f in disk_files}
@@ -659,12 +667,7 @@ def _claim(path: Path, kind: str, *, force: bool, legacy: Legacy | None) -> RunD
         run = RunDir(path, kind, marker)
         run.created = True
         return run
-    try:
-        marker = read_marker(path)
-    except OutputError:
-        if not force:
-            raise
-        marker = None
+    marker = read_marker(path, force=force)
     if marker is None:
         entries = sorted(e for e in os.listdir(path) if _partial_of(e) != MARKER)
         if not entries:

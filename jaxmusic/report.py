@@ -1019,12 +1019,7 @@ def _run_dir(folder, *, force: bool) -> tuple[RunDir, dict]:
     if not path.is_dir():
         raise ParameterError(f"{path} is not a folder: jaxmusic report takes a run folder jaxmusic wrote "
                              "(for a single output OUT.wav, write_output_report writes OUT.html)")
-    try:
-        marker = read_marker(path)
-    except OutputError:
-        if not force:
-            raise
-        marker = None
+    marker = read_marker(path, force=force)
     kind = marker.get("kind") if marker is not None else None
     if not isinstance(kind, str) or not kind:
         if not force:

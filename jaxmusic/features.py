@@ -253,7 +253,7 @@ def amplitude_to_db(
     e = _scale_exponent(jnp.max(magnitude, initial=0.0), _overflow_limit(magnitude.dtype, 1, 2.0))
     scaled = magnitude * _pow2(-e, magnitude.dtype)
     if callable(ref):
-        ref_power = lambda _: jnp.square(jnp.ldexp(jnp.abs(ref(magnitude)), -e))  # noqa: E731
+        ref_power = lambda _: jnp.square(jnp.abs(ref(magnitude)) * _pow2(-e, magnitude.dtype))  # noqa: E731
     else:
         ref_power = ref**2
     return _power_to_db_kernel(jnp.square(scaled), ref_power, amin**2, top_db, _check_axis(axis, S.ndim),

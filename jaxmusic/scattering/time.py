@@ -290,7 +290,6 @@ def _fold_pruned(spec: jnp.ndarray, g: "_Group", filt: jnp.ndarray, tw: jnp.ndar
     spec: (P_src, batch, M); filt: (P, B); returns the moduli (P, batch, n_out).
     """
     L, B, _, offsets = g.prune
-    _, nb, M = spec.shape
     n_out = L * B
     bands = []
     for row, blocks, f0 in zip(g.rows, g.blocks, offsets):

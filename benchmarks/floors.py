@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -32,7 +31,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _floor import _FFT_CACHE, floor, machine_rates, work  # noqa: E402
-from _harness import load_average  # noqa: E402
+from _harness import best_of, load_average  # noqa: E402
 
 
 def cases():
@@ -50,18 +49,6 @@ def cases():
         ("mel", "MelSpectrogram, 4 s at 22050 Hz", lambda: features.MelSpectrogram(sr=sr), 32, 4 * sr),
         ("mfcc", "MFCC 20, 4 s at 22050 Hz", lambda: features.MFCC(sr=sr, n_mfcc=20), 32, 4 * sr),
     ]
-
-
-def time_best(f, x, repeats: int) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(x))
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(x))
-        best = min(best, time.perf_counter() - t0)
-    return first, best
 
 
 def main(argv=None):
@@ -91,7 +78,7 @@ def main(argv=None):
         print(f"round {r + 1}: GEMM {rates['gemm'] / 1e9:.1f} GFLOP/s, streaming copy {rates['stream'] / 1e9:.1f} GB/s",
               flush=True)
         for name, desc, batch, f, x, w in built:
-            first, t = time_best(f, x, a.repeats)
+            first, t, _ = best_of(lambda: f(x), a.repeats)
             fl = floor(w, rates)
             b = best[name]
             b["time"], b["first"] = min(b["time"], t), min(b["first"], first)

@@ -132,3 +132,28 @@ def load_average() -> str:
         return f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     except OSError:
         return f"{os.cpu_count()} CPUs"
+
+
+def check_result_file(path: str, kind: str, *, force: bool = False) -> None:
+    """Refuse (exit with a message) to write the results of benchmark ``kind`` over a file
+    that an earlier run of the same benchmark did not write, unless ``force``: checked
+    before any work, so that a wrong ``--out`` costs nothing and loses nothing."""
+    if force or not os.path.lexists(path):
+        return
+    try:
+        with open(path) as fh:
+            ours = json.load(fh).get("benchmark") == kind
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        sys.exit(f"{path} exists and was not written by benchmarks/{kind}.py: choose another path, "
+                 "or pass --force to replace it")
+
+
+def write_result_file(path: str, kind: str, result: dict) -> None:
+    """Write ``result`` (marked as benchmark ``kind``'s) to ``path`` as JSON, atomically."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(dict(benchmark=kind, **result), fh, indent=1)
+    os.replace(tmp, path)

@@ -20,7 +20,6 @@ time goes to what the floor leaves out: copies, gathers, elementwise passes, dis
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -31,7 +30,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _floor import _FFT_CACHE, floor, machine_rates, work  # noqa: E402
-from _harness import best_of, load_average  # noqa: E402
+from _harness import best_of, check_result_file, load_average, write_result_file  # noqa: E402
 
 
 def cases():
@@ -59,7 +58,10 @@ def main(argv=None):
                    help="rounds over all cases, the machine's rates measured again in each; every figure "
                         "is the best over the rounds (a shared machine's speed drifts by tens of percent)")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--force", action="store_true", help="replace a --json file this script did not write")
     a = p.parse_args(argv)
+    if a.json:
+        check_result_file(a.json, "floors", force=a.force)
     print(f"{load_average()}; jax {jax.__version__} on {jax.devices()[0].platform}; {a.rounds} rounds")
     built = []
     for name, desc, build, batch, n in cases():
@@ -102,9 +104,7 @@ def main(argv=None):
               f"{row['x_with_traffic']:5.2f}", flush=True)
     print(f"(per signal, best of {a.rounds} rounds x {a.repeats} calls; {load_average()} at the end)")
     if a.json:
-        with open(a.json + ".tmp", "w") as fh:
-            json.dump(dict(load=load_average(), rates=all_rates, rows=rows), fh, indent=1)
-        os.replace(a.json + ".tmp", a.json)
+        write_result_file(a.json, "floors", dict(load=load_average(), rates=all_rates, rows=rows))
 
 
 if __name__ == "__main__":

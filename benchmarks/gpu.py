@@ -50,6 +50,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _harness import check_result_file, write_result_file  # noqa: E402
+
 RESULTS = os.path.join(HERE, "results", "gpu.json")
 CASES = ("scattering1d", "jtfs", "spiral", "cqt", "mel", "mfcc", "convnet-train", "translator-train",
          "kymatio-torch")
@@ -284,6 +287,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--timeout", type=float, default=240.0, help="seconds allowed to each case")
     p.add_argument("--out", default=RESULTS, help="the JSON file written (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace an --out file this script did not write")
     p.add_argument("--in-process", action="store_true",
                    help="run every case in this process (quicker; peak memory is then the whole run's)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -293,6 +297,7 @@ def main(argv=None):
     if a.worker:
         print(json.dumps(worker(a.worker)), flush=True)
         return 0
+    check_result_file(a.out, "gpu", force=a.force)
     rows = []
     t0 = time.perf_counter()
     for name in a.only or CASES:
@@ -304,12 +309,8 @@ def main(argv=None):
     print(f"\n{device}, {'--cpu sizes' if a.cpu else 'full sizes'}, best of {a.repeats}, "
           f"{time.perf_counter() - t0:.0f} s in all\n")
     print(table(rows))
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(dict(device=device, cpu_sizes=a.cpu, repeats=a.repeats, rows=rows,
-                       total_s=time.perf_counter() - t0), fh, indent=1)
-    os.replace(tmp, a.out)
+    write_result_file(a.out, "gpu", dict(device=device, cpu_sizes=a.cpu, repeats=a.repeats, rows=rows,
+                                         total_s=time.perf_counter() - t0))
     failed = [r["name"] for r in rows if "error" in r]
     return 1 if failed else 0
 

@@ -68,3 +68,17 @@ def test_floor_counts_the_programs_ffts_and_gemms():
     assert dict(w["fft"]) == {("r2c", 1024, 3, "float32"): 1, ("c2c", 513, 1, "complex64"): 3}
     assert w["fft_flops"] == 2.5 * 1024 * 10 * 3 + 3 * 5 * 513 * np.log2(513)
     assert w["gemm"] == 2 * 3 * 513 * 7
+
+
+def test_gpu_script_refuses_a_file_it_did_not_write(tmp_path):
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"my": "notes"}')
+    cmd = [sys.executable, os.path.join(BENCH, "gpu.py"), "--cpu", "--repeats", "1", "--only", "kymatio-torch",
+           "--out", str(mine)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "was not written by benchmarks/gpu.py" in r.stderr and "--force" in r.stderr
+    assert mine.read_text() == '{"my": "notes"}'
+    assert "kymatio-torch:" not in r.stdout  # refused before any work
+    assert subprocess.run(cmd + ["--force"], capture_output=True, timeout=120).returncode == 0
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # now its own file: replaced
+    assert again.returncode == 0 and json.loads(mine.read_text())["benchmark"] == "gpu"
